@@ -1,0 +1,172 @@
+"""API operations of the organisation: who am I, regions, units and my API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Field, Header, Router, Schema
+from ninja.pagination import LimitOffsetPagination, paginate
+
+from rightscare.core.idempotency import run_once
+from rightscare.org import access, services
+from rightscare.org.divisions import RegionLevel
+from rightscare.org.models import ApiToken, Region, Unit, UnitFamily
+from rightscare.org.roles import Capability, Role
+
+router = Router(tags=["organisation"])
+
+
+class UnitRef(Schema):
+    id: int
+    name: str
+
+
+class MembershipOut(Schema):
+    id: int
+    unit: UnitRef
+    role: Role
+    role_label: str
+
+
+class MeOut(Schema):
+    id: int
+    username: str
+    full_name: str
+    memberships: list[MembershipOut]
+    capabilities: list[Capability]
+
+
+class RegionOut(Schema):
+    id: int
+    name: str
+    name_en: str
+    level: RegionLevel
+    code: str
+    code_scheme: str
+    parent_id: int | None
+    depth: int
+
+
+class UnitOut(Schema):
+    id: int
+    name: str
+    name_en: str
+    kind: str = Field(..., alias="kind.code")
+    family: UnitFamily = Field(..., alias="kind.family")
+    region_id: int
+    parent_id: int | None
+    is_active: bool
+
+
+class TokenOut(Schema):
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenIn(Schema):
+    name: str = Field(..., min_length=1, max_length=100)
+    days: int = Field(90, ge=1, le=366)
+
+
+class TokenCreatedOut(TokenOut):
+    token: str = Field(..., description="The token itself: shown once, never again.")
+
+
+def _require(request: HttpRequest, capability: Capability) -> None:
+    if not access.has_capability(request.user, capability):
+        raise PermissionDenied
+
+
+@router.get("/me", response=MeOut, summary="Who am I, my memberships and what I may do")
+def me(request: HttpRequest) -> dict[str, Any]:
+    user: Any = request.user
+    memberships = user.memberships.active().select_related("unit").order_by("unit__path", "role")
+    return {
+        "id": user.pk,
+        "username": user.username,
+        "full_name": user.full_name,
+        "memberships": [
+            {"id": m.pk, "unit": {"id": m.unit_id, "name": m.unit.display_name}, "role": m.role, "role_label": str(m.get_role_display())}
+            for m in memberships
+        ],
+        "capabilities": sorted(access.capabilities_of(user)),
+    }
+
+
+@router.get("/regions", response=list[RegionOut], summary="Regions in my scope")
+@paginate(LimitOffsetPagination)
+def list_regions(request: HttpRequest, q: str = "", level: RegionLevel | None = None, parent_id: int | None = None) -> QuerySet[Region]:
+    _require(request, Capability.VIEW_ORGANISATION)
+    regions = access.visible_regions(request.user).order_by("path")
+    if q:
+        regions = regions.filter(Q(name__contains=q) | Q(code__startswith=q) | Q(name_en__icontains=q))
+    if level:
+        regions = regions.filter(level=level)
+    if parent_id is not None:
+        regions = regions.filter(parent_id=parent_id)
+    return regions
+
+
+@router.get("/regions/{region_id}", response=RegionOut, summary="One region in my scope")
+def get_region(request: HttpRequest, region_id: int) -> Region:
+    _require(request, Capability.VIEW_ORGANISATION)
+    return access.access_region(request.user, region_id)
+
+
+@router.get("/units", response=list[UnitOut], summary="Units in my scope")
+@paginate(LimitOffsetPagination)
+def list_units(request: HttpRequest, q: str = "", kind: str = "", region_id: int | None = None) -> QuerySet[Unit]:
+    _require(request, Capability.VIEW_ORGANISATION)
+    units = access.visible_units(request.user).select_related("kind").order_by("path")
+    if q:
+        units = units.filter(Q(name__contains=q) | Q(name_en__icontains=q))
+    if kind:
+        units = units.filter(kind__code=kind)
+    if region_id is not None:
+        units = units.filter(region_id=region_id)
+    return units
+
+
+@router.get("/units/{unit_id}", response=UnitOut, summary="One unit in my scope")
+def get_unit(request: HttpRequest, unit_id: int) -> Unit:
+    _require(request, Capability.VIEW_ORGANISATION)
+    return access.access_unit(request.user, unit_id)
+
+
+@router.get("/tokens", response=list[TokenOut], summary="My API tokens")
+def list_tokens(request: HttpRequest) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user=request.user)
+
+
+@router.post("/tokens", response={201: TokenCreatedOut, 200: TokenOut}, summary="Issue an API token (shown once)")
+def create_token(request: HttpRequest, payload: TokenIn, idempotency_key: str = Header("", alias="Idempotency-Key")) -> tuple[int, Any]:
+    created: dict[str, Any] = {}
+
+    def create() -> str:
+        token, plain = services.create_api_token(by=request.user, name=payload.name, days=payload.days)
+        created.update(token=token, plain=plain)
+        return str(token.pk)
+
+    result, ran = run_once(user_id=request.user.pk, scope="api:create_token", key=idempotency_key, create=create)
+    if not ran:
+        # A retry: the token exists but its secret was shown only to the first response.
+        return 200, get_object_or_404(ApiToken, pk=int(result), user=request.user)
+    token = created["token"]
+    token.token = created["plain"]
+    return 201, token
+
+
+@router.post("/tokens/{token_id}/revoke", response=TokenOut, summary="Revoke one of my API tokens")
+def revoke_token(request: HttpRequest, token_id: int) -> ApiToken:
+    token = get_object_or_404(ApiToken, pk=token_id, user=request.user)
+    return services.revoke_api_token(by=request.user, token=token)

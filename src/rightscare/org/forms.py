@@ -1,0 +1,128 @@
+"""Forms of the organisation pages; choices are always limited to the user's scope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext_lazy as _
+
+from rightscare.core.idempotency import new_key
+from rightscare.org import access
+from rightscare.org.divisions import CodeScheme, RegionLevel
+from rightscare.org.models import Region, Unit, UnitKind
+from rightscare.org.roles import Role
+
+
+class OnceForm(forms.Form):
+    """A form that carries a submission key so a double click creates one record."""
+
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=100)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("idempotency_key", new_key())
+
+
+class LoginForm(AuthenticationForm):
+    error_messages = {
+        "invalid_login": _("The username or password is wrong. Note that both are case-sensitive."),
+        "inactive": _("This account has been deactivated."),
+    }
+
+
+class RegionChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        code = f" ({obj.code})" if obj.code else ""
+        return f"{'· ' * obj.depth}{obj.display_name}{code}"
+
+
+class UnitChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj.display_name)
+
+
+class RegionForm(OnceForm):
+    name = forms.CharField(label=_("Name"), max_length=100)
+    name_en = forms.CharField(label=_("English name"), max_length=150, required=False)
+    level = forms.ChoiceField(label=_("Level"), choices=RegionLevel.choices)
+    code_scheme = forms.ChoiceField(label=_("Code scheme"), choices=CodeScheme.choices, initial=CodeScheme.CN_STATS)
+    code = forms.CharField(label=_("Official code"), max_length=32, required=False, help_text=_("Leave empty when the official code is not known; never invent one."))
+    parent = RegionChoiceField(label=_("Parent region"), queryset=Region.objects.none(), required=False)
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["parent"].queryset = access.visible_regions(user).order_by("path")  # type: ignore[attr-defined]
+
+
+class RegionImportForm(forms.Form):
+    file = forms.FileField(label=_("CSV file"), help_text=_("Columns: code, name, level, parent_code, name_en, code_scheme (UTF-8)."))
+
+    def clean_file(self) -> str:
+        upload = self.cleaned_data["file"]
+        if upload.size > 20 * 1024 * 1024:
+            raise forms.ValidationError(_("The file is larger than 20 MB."))
+        try:
+            return str(upload.read().decode("utf-8-sig"))
+        except UnicodeDecodeError as error:
+            raise forms.ValidationError(_("The file is not UTF-8 text.")) from error
+
+
+class UnitForm(OnceForm):
+    name = forms.CharField(label=_("Name"), max_length=150)
+    name_en = forms.CharField(label=_("English name"), max_length=200, required=False)
+    kind = forms.ModelChoiceField(label=_("Kind"), queryset=UnitKind.objects.all())
+    region = RegionChoiceField(label=_("Region"), queryset=Region.objects.none())
+    parent = UnitChoiceField(label=_("Parent unit"), queryset=Unit.objects.none(), required=False)
+    duty_phone = forms.CharField(label=_("Duty phone"), max_length=32, required=False)
+    is_active = forms.BooleanField(label=_("Active"), required=False, initial=True)
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["region"].queryset = access.visible_regions(user).order_by("path")  # type: ignore[attr-defined]
+        self.fields["parent"].queryset = access.manageable_units(user).order_by("path")  # type: ignore[attr-defined]
+
+
+def _role_choices(roles: frozenset[Role]) -> list[tuple[str, Any]]:
+    return [(role.value, role.label) for role in Role if role in roles]
+
+
+class GrantRoleForm(OnceForm):
+    unit = UnitChoiceField(label=_("Unit"), queryset=Unit.objects.none())
+    role = forms.ChoiceField(label=_("Role"), choices=())
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].queryset = access.manageable_units(user).order_by("path")  # type: ignore[attr-defined]
+        grantable = frozenset(Role) if access.has_global_role(user, Role.SYSTEM_ADMIN) else frozenset(Role) - frozenset({Role.SYSTEM_ADMIN, Role.AUDITOR})
+        self.fields["role"].choices = _role_choices(grantable)  # type: ignore[attr-defined]
+
+
+class UserCreateForm(GrantRoleForm):
+    username = forms.CharField(label=_("Username"), max_length=150)
+    full_name = forms.CharField(label=_("Full name"), max_length=100)
+    email = forms.EmailField(label=_("E-mail"), required=False)
+    password = forms.CharField(label=_("Initial password"), widget=forms.PasswordInput(render_value=False), strip=False)
+
+    field_order = ["username", "full_name", "email", "password", "unit", "role"]
+
+
+class UserEditForm(forms.Form):
+    full_name = forms.CharField(label=_("Full name"), max_length=100)
+    email = forms.EmailField(label=_("E-mail"), required=False)
+    is_active = forms.BooleanField(label=_("May log in"), required=False)
+
+
+class PasswordForm(forms.Form):
+    password = forms.CharField(label=_("New password"), widget=forms.PasswordInput, strip=False)
+
+
+class TokenForm(OnceForm):
+    name = forms.CharField(label=_("Name"), max_length=100, help_text=_("What the program using it is, e.g. \"12345 bridge\"."))
+    days = forms.IntegerField(label=_("Valid for (days)"), min_value=1, max_value=366, initial=90)
+
+
+class OtpForm(forms.Form):
+    code = forms.RegexField(label=_("Code from your authenticator app"), regex=r"^\s*\d{6}\s*$", max_length=8, error_messages={"invalid": _("Enter the six digits your app shows.")})

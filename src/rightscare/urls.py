@@ -1,0 +1,22 @@
+"""URL routes: product pages, the API, health checks and (for superusers) the Django admin."""
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog, set_language
+
+from rightscare.api import api
+from rightscare.core import views as core_views
+
+urlpatterns = [
+    path("", include("rightscare.org.urls")),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("i18n/setlang/", set_language, name="set_language"),
+    path("i18n/catalog.js", JavaScriptCatalog.as_view(), name="javascript_catalog"),
+    path("api/v1/", api.urls),
+    path("django-admin/", admin.site.urls),
+]
+
+handler400 = "rightscare.core.views.bad_request"
+handler403 = "rightscare.core.views.permission_denied"
+handler404 = "rightscare.core.views.page_not_found"
+handler500 = "rightscare.core.views.server_error"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 
 import pytest
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tests.factories import PASSWORD, OrgTree, build_org_tree, build_personas
 
@@ -24,12 +26,29 @@ def password() -> str:
     return PASSWORD
 
 
+def log_in(client, user):
+    """Log ``client`` in as ``user``, with the second factor passed where she has a device."""
+    client.force_login(user)
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is not None:
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+    return client
+
+
 @pytest.fixture
 def login(client):
     """Log the test client in as a user, passing the second factor where she has one."""
 
     def _login(user):
-        client.force_login(user)
-        return client
+        return log_in(client, user)
 
     return _login
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Argon2 is the production hasher (tested in tests/org/test_security.py); the
+    # personas' passwords would cost seconds per test with it.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import factory
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from rightscare.org.divisions import RegionLevel
 from rightscare.org.models import Membership, Region, Unit, UnitKind, User
@@ -116,4 +117,6 @@ def build_personas(tree: OrgTree) -> dict[str, User]:
         user = UserFactory(username=name, full_name=name)
         Membership.objects.create(user=user, unit=tree.units[unit_key], role=role)
         users[name] = user
+    # System administrators must use a second factor (RIGHTSCARE_REQUIRE_2FA).
+    TOTPDevice.objects.create(user=users["system_admin"], name="default", confirmed=True)
     return users

@@ -130,7 +130,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
     }
     # A file, not :memory:, so that tests can inspect what reaches the disk.
-    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test_rightscare.sqlite3")}
+    # One per test process, so that concurrent runs never share a file.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test_rightscare_{os.getpid()}.sqlite3")}
 else:
     test_settings: dict[str, str] = {}
     template = env("RIGHTSCARE_DB_TEST_TEMPLATE")
@@ -232,6 +233,7 @@ LANGUAGE_COOKIE_NAME = "rightscare_language"
 # --- static files -------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(DATA_DIR / "media")}},

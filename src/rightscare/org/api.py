@@ -1,24 +1,28 @@
 """API operations of the organisation: who am I, regions, units and my API tokens."""
 
-from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Header, Router, Schema
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
+from ninja.responses import Status
 
 from rightscare.core.idempotency import run_once
+from rightscare.core.pagination import Pagination
 from rightscare.org import access, services
 from rightscare.org.divisions import RegionLevel
 from rightscare.org.models import ApiToken, Region, Unit, UnitFamily
 from rightscare.org.roles import Capability, Role
 
 router = Router(tags=["organisation"])
+
+#: A database id: bigger numbers cannot exist and would overflow the database's integer.
+RecordId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
 class UnitRef(Schema):
@@ -104,8 +108,8 @@ def me(request: HttpRequest) -> dict[str, Any]:
 
 
 @router.get("/regions", response=list[RegionOut], summary="Regions in my scope")
-@paginate(LimitOffsetPagination)
-def list_regions(request: HttpRequest, q: str = "", level: RegionLevel | None = None, parent_id: int | None = None) -> QuerySet[Region]:
+@paginate(Pagination)
+def list_regions(request: HttpRequest, q: str = "", level: RegionLevel | None = None, parent_id: RecordId | None = None) -> QuerySet[Region]:
     _require(request, Capability.VIEW_ORGANISATION)
     regions = access.visible_regions(request.user).order_by("path")
     if q:
@@ -118,14 +122,14 @@ def list_regions(request: HttpRequest, q: str = "", level: RegionLevel | None = 
 
 
 @router.get("/regions/{region_id}", response=RegionOut, summary="One region in my scope")
-def get_region(request: HttpRequest, region_id: int) -> Region:
+def get_region(request: HttpRequest, region_id: RecordId) -> Region:
     _require(request, Capability.VIEW_ORGANISATION)
     return access.access_region(request.user, region_id)
 
 
 @router.get("/units", response=list[UnitOut], summary="Units in my scope")
-@paginate(LimitOffsetPagination)
-def list_units(request: HttpRequest, q: str = "", kind: str = "", region_id: int | None = None) -> QuerySet[Unit]:
+@paginate(Pagination)
+def list_units(request: HttpRequest, q: str = "", kind: str = "", region_id: RecordId | None = None) -> QuerySet[Unit]:
     _require(request, Capability.VIEW_ORGANISATION)
     units = access.visible_units(request.user).select_related("kind").order_by("path")
     if q:
@@ -138,7 +142,7 @@ def list_units(request: HttpRequest, q: str = "", kind: str = "", region_id: int
 
 
 @router.get("/units/{unit_id}", response=UnitOut, summary="One unit in my scope")
-def get_unit(request: HttpRequest, unit_id: int) -> Unit:
+def get_unit(request: HttpRequest, unit_id: RecordId) -> Unit:
     _require(request, Capability.VIEW_ORGANISATION)
     return access.access_unit(request.user, unit_id)
 
@@ -149,7 +153,7 @@ def list_tokens(request: HttpRequest) -> QuerySet[ApiToken]:
 
 
 @router.post("/tokens", response={201: TokenCreatedOut, 200: TokenOut}, summary="Issue an API token (shown once)")
-def create_token(request: HttpRequest, payload: TokenIn, idempotency_key: str = Header("", alias="Idempotency-Key")) -> tuple[int, Any]:
+def create_token(request: HttpRequest, payload: TokenIn, idempotency_key: str = Header("", alias="Idempotency-Key")) -> Status[Any]:
     created: dict[str, Any] = {}
 
     def create() -> str:
@@ -160,13 +164,13 @@ def create_token(request: HttpRequest, payload: TokenIn, idempotency_key: str = 
     result, ran = run_once(user_id=request.user.pk, scope="api:create_token", key=idempotency_key, create=create)
     if not ran:
         # A retry: the token exists but its secret was shown only to the first response.
-        return 200, get_object_or_404(ApiToken, pk=int(result), user=request.user)
+        return Status(200, get_object_or_404(ApiToken, pk=int(result), user=request.user))
     token = created["token"]
     token.token = created["plain"]
-    return 201, token
+    return Status(201, token)
 
 
 @router.post("/tokens/{token_id}/revoke", response=TokenOut, summary="Revoke one of my API tokens")
-def revoke_token(request: HttpRequest, token_id: int) -> ApiToken:
+def revoke_token(request: HttpRequest, token_id: RecordId) -> ApiToken:
     token = get_object_or_404(ApiToken, pk=token_id, user=request.user)
     return services.revoke_api_token(by=request.user, token=token)

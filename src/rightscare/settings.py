@@ -48,6 +48,17 @@ if not SECRET_KEY:
 
     SECRET_KEY = get_random_secret_key()
 
+# Field-encryption and blind-index keys (see rightscare.core.crypto and docs/operations.md).
+# Tests get fresh random keys per process; everywhere else they must be configured.
+FIELD_KEY_SPEC = ""
+INDEX_KEY_SPEC = ""
+if TESTING:
+    import base64 as _base64
+    import secrets as _secrets
+
+    FIELD_KEY_SPEC = "test1:" + _base64.urlsafe_b64encode(_secrets.token_bytes(32)).decode().rstrip("=")
+    INDEX_KEY_SPEC = "test1:" + _base64.urlsafe_b64encode(_secrets.token_bytes(32)).decode().rstrip("=")
+
 ALLOWED_HOSTS = [h.strip() for h in env("RIGHTSCARE_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in env("RIGHTSCARE_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 

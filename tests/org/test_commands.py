@@ -250,3 +250,35 @@ def test_demo_if_empty_without_saved_logins_says_it_is_loaded(org, demo_settings
 
     assert out.strip() == "The demo data is already loaded."
     assert not (demo_settings.DATA_DIR / "demo-logins.txt").exists()
+
+
+@pytest.mark.django_db
+def test_createadmin_sets_up_an_empty_installation(tmp_path):
+    from django.core.management import call_command
+
+    from rightscare.org.models import Membership, Region, Unit
+
+    password_file = tmp_path / "pw"
+    password_file.write_text("a-long-first-passphrase\n")
+    call_command(
+        "createadmin",
+        "--username",
+        "root",
+        "--full-name",
+        "管理员",
+        "--password-file",
+        str(password_file),
+        "--region-name",
+        "深圳市",
+        "--region-level",
+        "city",
+        "--region-code",
+        "440300000000",
+        "--unit-name",
+        "深圳市妇女联合会",
+    )
+    region = Region.objects.get(code="440300000000")
+    unit = Unit.objects.get(name="深圳市妇女联合会")
+    assert (unit.region, unit.path) == (region, f"/{unit.pk}/")
+    membership = Membership.objects.get(user__username="root")
+    assert (membership.unit, membership.role, membership.granted_by) == (unit, "system_admin", None)

@@ -189,3 +189,15 @@ def test_export_then_import_reproduces_the_regions():
     assert rows_of(services.export_regions(by=admin)) == rows_of(exported)
     grid = Region.objects.get(code="GM-01")
     assert [Region.objects.get(pk=pk).name for pk in grid.ancestor_ids()] == ["广东省", "深圳市", "坪山区", "碧岭街道", "沙湖社区", "光明网格一"]
+
+
+def test_reimporting_an_export_does_not_copy_regions_without_code(org, personas):
+    from rightscare.org import services
+    from rightscare.org.models import Region
+
+    before = Region.objects.count()
+    exported = services.export_regions(by=personas["system_admin"])
+    report = services.import_regions(by=personas["system_admin"], text=exported)
+    assert report.ok, report.errors
+    assert Region.objects.count() == before
+    assert report.created == 0

@@ -38,9 +38,9 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from rightscare.org import access, services
+from rightscare.org import services
 from rightscare.org.divisions import CodeScheme, RegionLevel
-from rightscare.org.models import Membership, Region, Unit, UnitKind, User
+from rightscare.org.models import Region, Unit, UnitKind, User
 from rightscare.org.roles import Role
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -294,38 +294,32 @@ def _load_unit_kinds() -> dict[str, UnitKind]:
 
 
 def _bootstrap_region(rows: dict[str, _RegionRow], code: str) -> Region:
-    """The region with ``code``, created with its ancestors when missing (bootstrap only)."""
+    """The region with ``code``, created with its ancestors when missing (first start only)."""
     row = rows[code]
     existing = Region.objects.filter(code_scheme=row.code_scheme, code=code).first()
     if existing is not None:
         return existing
     parent = _bootstrap_region(rows, row.parent_code) if row.parent_code else None
-    region = Region.objects.create(name=row.name, name_en=row.name_en, level=row.level, code_scheme=row.code_scheme, code=row.code, parent=parent)
-    region.path = f"{parent.path if parent else '/'}{region.pk}/"
-    region.depth = region.path.count("/") - 2
-    region.save(update_fields=["path", "depth"])
-    return region
+    return services.bootstrap_region(name=row.name, name_en=row.name_en, level=row.level, code_scheme=row.code_scheme, code=row.code, parent=parent)
 
 
 def _bootstrap_system_admin(*, rows: list[_RegionRow], kinds: dict[str, UnitKind], spec: DemoUser, password: str) -> tuple[User, Unit]:
-    """Create the city federation and its system administrator directly (nobody can grant the first role).
+    """Create the city federation and its system administrator (nobody can grant the first role).
 
     The home region and its ancestors are created too when missing; the region
     import that follows then finds them by code and only updates their names.
     """
     region = _bootstrap_region({row.code: row for row in rows if row.code}, HOME_REGION_CODE)
-    unit = Unit.objects.create(
-        name=_federation_name(region), name_en=_federation_name_en(region), kind=kinds["federation-city"], region=region, duty_phone="12338"
+    return services.bootstrap_installation(
+        username=spec.username,
+        full_name=spec.full_name,
+        password=password,
+        region=region,
+        unit_name=_federation_name(region),
+        unit_name_en=_federation_name_en(region),
+        unit_kind=kinds["federation-city"],
+        duty_phone="12338",
     )
-    unit.path = f"/{unit.pk}/"
-    unit.save(update_fields=["path"])
-    admin = User(username=spec.username, full_name=spec.full_name)
-    validate_password(password, admin)
-    admin.set_password(password)
-    admin.save()
-    Membership.objects.create(user=admin, unit=unit, role=Role.SYSTEM_ADMIN, granted_by=None)
-    access.forget_grants(admin)
-    return admin, unit
 
 
 def _regions_by_name_path() -> dict[str, Region]:

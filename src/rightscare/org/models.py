@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from rightscare.core.fields import BlindIndexField, EncryptedTextField
 from rightscare.core.models import TimeStampedModel
 from rightscare.org.divisions import CodeScheme, RegionLevel
 from rightscare.org.roles import Role
@@ -123,6 +124,11 @@ class User(AbstractUser):
     """A member of staff or a volunteer. The public never has an account."""
 
     full_name = models.CharField(_("full name"), max_length=100, blank=True)
+    # Protected: stored encrypted, found only through the blind index of the normalised value.
+    phone = EncryptedTextField(_("mobile phone"))
+    phone_index = BlindIndexField()
+    id_number = EncryptedTextField(_("ID number"))
+    id_number_index = BlindIndexField()
 
     class Meta:
         verbose_name = _("user")

@@ -235,6 +235,16 @@ def import_regions(*, by: Any, text: str, progress: Callable[[int], None] | None
                 report.updated += 1
             else:
                 parent = placed.get(row.parent_code) if row.parent_code else None
+                # A region without a code is known by its parent, level and name, so
+                # importing an export again updates it instead of making a copy.
+                twin = None if row.code else Region.objects.filter(parent=parent, level=row.level, name=row.name, code="").first()
+                if twin is not None:
+                    twin.name_en = row.name_en or twin.name_en
+                    twin.save(update_fields=["name_en", "updated_at"])
+                    report.updated += 1
+                    if progress is not None:
+                        progress(done)
+                    continue
                 region = Region.objects.create(
                     name=row.name, name_en=row.name_en, level=row.level, code_scheme=row.code_scheme, code=row.code, parent=parent
                 )
@@ -449,3 +459,53 @@ def authenticate_api_token(plain: str) -> User | None:
     return token.user
 
 
+
+
+# --- first start ------------------------------------------------------------------
+
+
+def bootstrap_installation(
+    *, username: str, full_name: str, password: str, region: Region, unit_name: str, unit_kind: UnitKind, unit_name_en: str = "", duty_phone: str = "", email: str = ""
+) -> tuple[User, Unit]:
+    """Create the first unit and its system administrator on an installation that has none.
+
+    Nobody exists yet who could grant the first role, so this is the one place that
+    grants without a grantor; once any active system administrator exists it refuses.
+    """
+    if Membership.objects.active().filter(role=Role.SYSTEM_ADMIN, user__is_active=True).exists():
+        raise PermissionDenied
+    username = username.strip()
+    errors: dict[str, list[str]] = {}
+    if not username:
+        errors["username"] = [_("A username is required.")]
+    elif User.objects.filter(username__iexact=username).exists():
+        errors["username"] = [_("This username is taken.")]
+    if not unit_name.strip():
+        errors["unit_name"] = [_("A name is required.")]
+    admin = User(username=username, full_name=full_name.strip(), email=email.strip())
+    try:
+        validate_password(password, admin)
+    except ValidationError as error:
+        errors["password"] = list(error.messages)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        admin.set_password(password)
+        admin.save()
+        unit = Unit.objects.create(name=unit_name.strip(), name_en=unit_name_en.strip(), kind=unit_kind, region=region, duty_phone=duty_phone.strip())
+        _place_unit(unit)
+        Membership.objects.create(user=admin, unit=unit, role=Role.SYSTEM_ADMIN, granted_by=None)
+    access.forget_grants(admin)
+    return admin, unit
+
+
+def bootstrap_region(*, name: str, level: str, code: str = "", code_scheme: str = CodeScheme.CN_STATS, name_en: str = "", parent: Region | None = None) -> Region:
+    """Create a region before any administrator exists (first start only; see ``bootstrap_installation``)."""
+    if Membership.objects.active().filter(role=Role.SYSTEM_ADMIN, user__is_active=True).exists():
+        raise PermissionDenied
+    name, code = name.strip(), code.strip()
+    _check_region(name=name, level=level, code_scheme=code_scheme, code=code, parent=parent)
+    with transaction.atomic():
+        region = Region.objects.create(name=name, name_en=name_en.strip(), level=level, code_scheme=code_scheme, code=code, parent=parent)
+        _place_region(region)
+    return region

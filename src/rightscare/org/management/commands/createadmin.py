@@ -14,7 +14,7 @@ from django.db import transaction
 
 from rightscare.org import access, services
 from rightscare.org.management.commands.import_regions import acting_system_admin
-from rightscare.org.models import Membership, Unit, User
+from rightscare.org.models import Membership, Region, Unit, UnitFamily, UnitKind, User
 from rightscare.org.roles import Role
 
 
@@ -27,14 +27,17 @@ class Command(BaseCommand):
         parser.add_argument("--email", default="", help="e-mail address (optional)")
         parser.add_argument("--unit", type=int, help="id of the unit she belongs to (see the units page or `rightscare shell`)")
         parser.add_argument("--password-file", type=Path, help="read the password from this file instead of asking for it")
+        parser.add_argument("--region-name", help="first start only: the region of the first unit, e.g. 深圳市")
+        parser.add_argument("--region-level", default="city", help="first start only: its level (province, city, district…)")
+        parser.add_argument("--region-code", default="", help="first start only: its official 12-digit code, if known")
+        parser.add_argument("--unit-name", help="first start only: the first unit, e.g. 深圳市妇女联合会")
+        parser.add_argument("--unit-kind", default="federation-city", help="first start only: code of its unit kind (created if missing)")
         parser.add_argument("--as", dest="acting", metavar="USERNAME", help="system administrator granting the role (default: the first active one)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not Unit.objects.exists():
-            raise CommandError(
-                "There are no units yet, so a system administrator has nowhere to belong. "
-                "Run `rightscare demo` for the demo organisation, or import the regions and create the first unit first."
-            )
+            self._first_start(options)
+            return
         interactive = sys.stdin.isatty()
         username = options["username"] or self._ask("Username: ", interactive, "--username")
         full_name = options["full_name"]
@@ -81,6 +84,35 @@ class Command(BaseCommand):
             Membership.objects.create(user=user, unit=unit, role=Role.SYSTEM_ADMIN, granted_by=None)
         access.forget_grants(user)
         return user
+
+    def _first_start(self, options: dict[str, Any]) -> None:
+        """An empty installation: create the first region, unit and system administrator together."""
+        if not options["region_name"] or not options["unit_name"]:
+            raise CommandError(
+                "There are no units yet. Give --region-name (and --region-level, --region-code) and --unit-name to create "
+                "the first region and unit together with the administrator, or run `rightscare demo` for the demo organisation."
+            )
+        interactive = sys.stdin.isatty()
+        username = options["username"] or self._ask("Username: ", interactive, "--username")
+        full_name = options["full_name"] or ""
+        password = self._password(options["password_file"], interactive)
+        kind, _created = UnitKind.objects.get_or_create(code=options["unit_kind"], defaults={"name": options["unit_name"], "family": UnitFamily.FEDERATION})
+        try:
+            with transaction.atomic():
+                region = Region.objects.filter(code=options["region_code"]).first() if options["region_code"] else None
+                region = region or services.bootstrap_region(name=options["region_name"], level=options["region_level"], code=options["region_code"])
+                user, unit = services.bootstrap_installation(
+                    username=username,
+                    full_name=full_name,
+                    password=password,
+                    region=region,
+                    unit_name=options["unit_name"],
+                    unit_kind=kind,
+                    email=options["email"],
+                )
+        except ValidationError as error:
+            raise CommandError(_messages(error)) from error
+        self.stdout.write(f"Created {region.name}, {unit.name} and {user.username} as the first system administrator.")
 
     def _ask(self, prompt: str, interactive: bool, option: str) -> str:
         if not interactive:

@@ -1,0 +1,55 @@
+"""Model fields for protected data: encrypted text and its blind index."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+from rightscare.core import crypto
+
+
+class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
+    """Text stored encrypted with AES-GCM under the active field key.
+
+    The value is bound to its table and column, so a ciphertext copied into another
+    column does not decrypt. Encrypted fields cannot be filtered on: look rows up
+    through their blind index instead. An empty value is stored as empty text.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("blank", True)
+        kwargs.setdefault("default", "")
+        super().__init__(*args, **kwargs)
+
+    def _context(self) -> str:
+        return f"{self.model._meta.db_table}.{self.column}"
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        if not value:
+            return value
+        return crypto.decrypt(value, context=self._context())
+
+    def get_prep_value(self, value: Any) -> Any:
+        value = super().get_prep_value(value)
+        if value is None or value == "":
+            return value
+        return crypto.encrypt(str(value), context=self._context())
+
+    def get_lookup(self, lookup_name: str) -> Any:
+        # Only emptiness can be asked of a ciphertext; anything else would silently match nothing.
+        if lookup_name not in {"isnull", "exact"}:
+            return None
+        return super().get_lookup(lookup_name)
+
+
+class BlindIndexField(models.CharField):  # type: ignore[type-arg]
+    """A keyed digest (``key-id$hex``) of a normalised value, for exact lookup only."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 80)
+        kwargs.setdefault("blank", True)
+        kwargs.setdefault("default", "")
+        kwargs.setdefault("db_index", True)
+        kwargs.setdefault("editable", False)
+        super().__init__(*args, **kwargs)

@@ -81,7 +81,9 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "rightscare.core",
+    "rightscare.audit",
     "rightscare.org",
+    "rightscare.notifications",
 ]
 
 MIDDLEWARE = [

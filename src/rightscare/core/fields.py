@@ -44,12 +44,24 @@ class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
 
 
 class BlindIndexField(models.CharField):  # type: ignore[type-arg]
-    """A keyed digest (``key-id$hex``) of a normalised value, for exact lookup only."""
+    """A keyed digest (``key-id$hex``) of a normalised value, for exact lookup only.
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    ``source`` names the encrypted field it indexes and ``kind`` the normalisation
+    (``phone``, ``id_number``…), so that rotating the index key can recompute it.
+    """
+
+    def __init__(self, *args: Any, source: str = "", kind: str = "", **kwargs: Any) -> None:
+        self.source = source
+        self.kind = kind
         kwargs.setdefault("max_length", 80)
         kwargs.setdefault("blank", True)
         kwargs.setdefault("default", "")
         kwargs.setdefault("db_index", True)
         kwargs.setdefault("editable", False)
         super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["source"] = self.source
+        kwargs["kind"] = self.kind
+        return name, path, args, kwargs

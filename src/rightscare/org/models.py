@@ -126,9 +126,9 @@ class User(AbstractUser):
     full_name = models.CharField(_("full name"), max_length=100, blank=True)
     # Protected: stored encrypted, found only through the blind index of the normalised value.
     phone = EncryptedTextField(_("mobile phone"))
-    phone_index = BlindIndexField()
+    phone_index = BlindIndexField(source="phone", kind="phone")
     id_number = EncryptedTextField(_("ID number"))
-    id_number_index = BlindIndexField()
+    id_number_index = BlindIndexField(source="id_number", kind="id_number")
 
     class Meta:
         verbose_name = _("user")

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-
 import pytest
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tests.factories import PASSWORD, OrgTree, build_org_tree, build_personas
-
 
 
 @pytest.fixture

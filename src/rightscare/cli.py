@@ -58,7 +58,7 @@ def _serve(args: list[str]) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rightscare.settings")
     workers = os.environ.get("RIGHTSCARE_WEB_WORKERS", "2")
     command = [sys.executable, "-m", "gunicorn", "rightscare.wsgi", "--bind", f"{host}:{port}", "--workers", workers, "--access-logfile", "-", *args]
-    os.execv(sys.executable, command)
+    os.execv(sys.executable, command)  # noqa: S606 - replaces this process with gunicorn, no shell
 
 
 def _up(args: list[str]) -> int:

@@ -251,11 +251,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(DATA_DIR / "media")}},
     "staticfiles": {
-        "BACKEND": (
-            "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG or TESTING
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        )
+        "BACKEND": ("django.contrib.staticfiles.storage.StaticFilesStorage" if DEBUG or TESTING else "whitenoise.storage.CompressedManifestStaticFilesStorage")
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG or TESTING

@@ -137,6 +137,7 @@ def test_someone_elses_token_cannot_be_revoked(client, personas, dispatcher_toke
     assert response.status_code == 404
     token.refresh_from_db()
     assert token.revoked_at is None
+    assert client.get("/api/v1/me", headers=bearer(plain)).status_code == 200
 
 
 def test_token_of_deactivated_user_is_refused(client, personas, dispatcher_token):

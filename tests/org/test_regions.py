@@ -71,6 +71,8 @@ def test_moving_a_region_moves_its_subtree(org, personas):
 def test_region_cannot_move_under_its_own_subtree(org, personas):
     district = org.regions["pingshan"]
     with pytest.raises(ValidationError):
-        services.update_region(by=personas["system_admin"], region=district, name=district.name, level="district", parent=org.regions["pingshan_street"], code=district.code)
+        services.update_region(
+            by=personas["system_admin"], region=district, name=district.name, level="district", parent=org.regions["pingshan_street"], code=district.code
+        )
     district.refresh_from_db()
     assert district.parent == org.regions["shenzhen"]

@@ -95,7 +95,9 @@ def test_create_user_with_first_membership(org, personas):
 def test_create_user_rejects_weak_password_and_saves_nothing(org, personas):
     before = User.objects.count()
     with pytest.raises(ValidationError) as caught:
-        services.create_user(by=personas["unit_admin"], username="li.na", full_name="李娜", password="12345", unit=org.units["pingshan_street"], role=Role.HANDLER)
+        services.create_user(
+            by=personas["unit_admin"], username="li.na", full_name="李娜", password="12345", unit=org.units["pingshan_street"], role=Role.HANDLER
+        )
     assert "password" in caught.value.message_dict
     assert User.objects.count() == before
 
@@ -111,7 +113,9 @@ def test_create_user_outside_subtree_is_refused(org, personas):
 
 def test_unit_admin_creates_unit_under_her_unit(org, personas):
     kind = org.units["pingshan_street"].kind
-    unit = services.create_unit(by=personas["unit_admin"], name="坪山区某街道妇联", kind=kind, region=org.regions["pingshan_street"], parent=org.units["pingshan"])
+    unit = services.create_unit(
+        by=personas["unit_admin"], name="坪山区某街道妇联", kind=kind, region=org.regions["pingshan_street"], parent=org.units["pingshan"]
+    )
     assert unit.path == f"{org.units['pingshan'].path}{unit.pk}/"
 
 

@@ -40,7 +40,9 @@ def check_database() -> list[Finding]:
     if not ctype.lower().endswith(UTF8_SUFFIXES):
         return [
             Finding("ok", "database reachable"),
-            Finding("error", f"the database's LC_CTYPE is {ctype!r}, not a UTF-8 locale: Chinese text search cannot be indexed; recreate it with LC_CTYPE 'C.UTF-8'"),
+            Finding(
+                "error", f"the database's LC_CTYPE is {ctype!r}, not a UTF-8 locale: Chinese text search cannot be indexed; recreate it with LC_CTYPE 'C.UTF-8'"
+            ),
         ]
     return [Finding("ok", "database reachable"), Finding("ok", f"database LC_CTYPE {ctype}")]
 

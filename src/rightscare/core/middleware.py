@@ -46,11 +46,7 @@ class ApiProblemMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if (
-            request.path.startswith("/api/")
-            and response.status_code >= 400
-            and not response.get("Content-Type", "").startswith(PROBLEM_CONTENT_TYPE)
-        ):
+        if request.path.startswith("/api/") and response.status_code >= 400 and not response.get("Content-Type", "").startswith(PROBLEM_CONTENT_TYPE):
             headers = {"Allow": response["Allow"]} if response.has_header("Allow") else None
             if response.status_code == 401 and response.has_header("WWW-Authenticate"):
                 headers = {"WWW-Authenticate": response["WWW-Authenticate"]}

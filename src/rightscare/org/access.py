@@ -53,7 +53,7 @@ def grants_of(user: Any) -> tuple[Grant, ...]:
         return ()
     cached = getattr(user, _CACHE_ATTRIBUTE, None)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     rows = (
         Membership.objects.active()
         .filter(user=user, unit__is_active=True)

@@ -1,6 +1,5 @@
 """API operations of the organisation: who am I, regions, units and my API tokens."""
 
-
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -16,6 +15,7 @@ from rightscare.core.idempotency import run_once
 from rightscare.core.pagination import Pagination
 from rightscare.org import access, services
 from rightscare.org.divisions import RegionLevel
+from rightscare.org.http import StaffRequest
 from rightscare.org.models import ApiToken, Region, Unit, UnitFamily
 from rightscare.org.roles import Capability, Role
 
@@ -92,7 +92,7 @@ def _require(request: HttpRequest, capability: Capability) -> None:
 
 
 @router.get("/me", response=MeOut, summary="Who am I, my memberships and what I may do")
-def me(request: HttpRequest) -> dict[str, Any]:
+def me(request: StaffRequest) -> dict[str, Any]:
     user: Any = request.user
     memberships = user.memberships.active().select_related("unit").order_by("unit__path", "role")
     return {
@@ -100,8 +100,7 @@ def me(request: HttpRequest) -> dict[str, Any]:
         "username": user.username,
         "full_name": user.full_name,
         "memberships": [
-            {"id": m.pk, "unit": {"id": m.unit_id, "name": m.unit.display_name}, "role": m.role, "role_label": str(m.get_role_display())}
-            for m in memberships
+            {"id": m.pk, "unit": {"id": m.unit_id, "name": m.unit.display_name}, "role": m.role, "role_label": str(m.get_role_display())} for m in memberships
         ],
         "capabilities": sorted(access.capabilities_of(user)),
     }
@@ -109,7 +108,7 @@ def me(request: HttpRequest) -> dict[str, Any]:
 
 @router.get("/regions", response=list[RegionOut], summary="Regions in my scope")
 @paginate(Pagination)
-def list_regions(request: HttpRequest, q: str = "", level: RegionLevel | None = None, parent_id: RecordId | None = None) -> QuerySet[Region]:
+def list_regions(request: StaffRequest, q: str = "", level: RegionLevel | None = None, parent_id: RecordId | None = None) -> QuerySet[Region]:
     _require(request, Capability.VIEW_ORGANISATION)
     regions = access.visible_regions(request.user).order_by("path")
     if q:
@@ -122,14 +121,14 @@ def list_regions(request: HttpRequest, q: str = "", level: RegionLevel | None = 
 
 
 @router.get("/regions/{region_id}", response=RegionOut, summary="One region in my scope")
-def get_region(request: HttpRequest, region_id: RecordId) -> Region:
+def get_region(request: StaffRequest, region_id: RecordId) -> Region:
     _require(request, Capability.VIEW_ORGANISATION)
     return access.access_region(request.user, region_id)
 
 
 @router.get("/units", response=list[UnitOut], summary="Units in my scope")
 @paginate(Pagination)
-def list_units(request: HttpRequest, q: str = "", kind: str = "", region_id: RecordId | None = None) -> QuerySet[Unit]:
+def list_units(request: StaffRequest, q: str = "", kind: str = "", region_id: RecordId | None = None) -> QuerySet[Unit]:
     _require(request, Capability.VIEW_ORGANISATION)
     units = access.visible_units(request.user).select_related("kind").order_by("path")
     if q:
@@ -142,18 +141,22 @@ def list_units(request: HttpRequest, q: str = "", kind: str = "", region_id: Rec
 
 
 @router.get("/units/{unit_id}", response=UnitOut, summary="One unit in my scope")
-def get_unit(request: HttpRequest, unit_id: RecordId) -> Unit:
+def get_unit(request: StaffRequest, unit_id: RecordId) -> Unit:
     _require(request, Capability.VIEW_ORGANISATION)
     return access.access_unit(request.user, unit_id)
 
 
 @router.get("/tokens", response=list[TokenOut], summary="My API tokens")
-def list_tokens(request: HttpRequest) -> QuerySet[ApiToken]:
+def list_tokens(request: StaffRequest) -> QuerySet[ApiToken]:
     return ApiToken.objects.filter(user=request.user)
 
 
 @router.post("/tokens", response={201: TokenCreatedOut, 200: TokenOut}, summary="Issue an API token (shown once)")
-def create_token(request: HttpRequest, payload: TokenIn, idempotency_key: str = Header("", alias="Idempotency-Key")) -> Status[Any]:
+def create_token(
+    request: StaffRequest,
+    payload: TokenIn,
+    idempotency_key: Annotated[str, Header(alias="Idempotency-Key")] = "",
+) -> Status[Any]:
     created: dict[str, Any] = {}
 
     def create() -> str:
@@ -171,6 +174,6 @@ def create_token(request: HttpRequest, payload: TokenIn, idempotency_key: str = 
 
 
 @router.post("/tokens/{token_id}/revoke", response=TokenOut, summary="Revoke one of my API tokens")
-def revoke_token(request: HttpRequest, token_id: RecordId) -> ApiToken:
+def revoke_token(request: StaffRequest, token_id: RecordId) -> ApiToken:
     token = get_object_or_404(ApiToken, pk=token_id, user=request.user)
     return services.revoke_api_token(by=request.user, token=token)

@@ -33,13 +33,13 @@ class LoginForm(AuthenticationForm):
     }
 
 
-class RegionChoiceField(forms.ModelChoiceField):
+class RegionChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
     def label_from_instance(self, obj: Any) -> str:
         code = f" ({obj.code})" if obj.code else ""
         return f"{'· ' * obj.depth}{obj.display_name}{code}"
 
 
-class UnitChoiceField(forms.ModelChoiceField):
+class UnitChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
     def label_from_instance(self, obj: Any) -> str:
         return str(obj.display_name)
 
@@ -49,7 +49,9 @@ class RegionForm(OnceForm):
     name_en = forms.CharField(label=_("English name"), max_length=150, required=False)
     level = forms.ChoiceField(label=_("Level"), choices=RegionLevel.choices)
     code_scheme = forms.ChoiceField(label=_("Code scheme"), choices=CodeScheme.choices, initial=CodeScheme.CN_STATS)
-    code = forms.CharField(label=_("Official code"), max_length=32, required=False, help_text=_("Leave empty when the official code is not known; never invent one."))
+    code = forms.CharField(
+        label=_("Official code"), max_length=32, required=False, help_text=_("Leave empty when the official code is not known; never invent one.")
+    )
     parent = RegionChoiceField(label=_("Parent region"), queryset=Region.objects.none(), required=False)
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
@@ -120,9 +122,11 @@ class PasswordForm(forms.Form):
 
 
 class TokenForm(OnceForm):
-    name = forms.CharField(label=_("Name"), max_length=100, help_text=_("What the program using it is, e.g. \"12345 bridge\"."))
+    name = forms.CharField(label=_("Name"), max_length=100, help_text=_('What the program using it is, e.g. "12345 bridge".'))
     days = forms.IntegerField(label=_("Valid for (days)"), min_value=1, max_value=366, initial=90)
 
 
 class OtpForm(forms.Form):
-    code = forms.RegexField(label=_("Code from your authenticator app"), regex=r"^\s*\d{6}\s*$", max_length=8, error_messages={"invalid": _("Enter the six digits your app shows.")})
+    code = forms.RegexField(
+        label=_("Code from your authenticator app"), regex=r"^\s*\d{6}\s*$", max_length=8, error_messages={"invalid": _("Enter the six digits your app shows.")}
+    )

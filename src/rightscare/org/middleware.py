@@ -8,6 +8,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.http import urlencode
 from django_otp import user_has_device
 
 from rightscare.org import access
@@ -29,10 +30,10 @@ class RequireTwoFactorMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and not request.path.startswith(_OPEN_PREFIXES) and not request.path.startswith("/api/"):
-            if not user.is_verified():
-                if user_has_device(user, confirmed=True):
-                    return redirect(f"{reverse('two_factor_verify')}?next={request.path}")
-                if settings.REQUIRE_2FA and access.has_global_role(user, Role.SYSTEM_ADMIN):
-                    return redirect("two_factor_setup")
+        guarded = not request.path.startswith(_OPEN_PREFIXES) and not request.path.startswith("/api/")
+        if guarded and user is not None and user.is_authenticated and not user.is_verified():
+            if user_has_device(user, confirmed=True):
+                return redirect(f"{reverse('two_factor_verify')}?{urlencode({'next': request.get_full_path()})}")
+            if settings.REQUIRE_2FA and access.has_global_role(user, Role.SYSTEM_ADMIN):
+                return redirect("two_factor_setup")
         return self.get_response(request)

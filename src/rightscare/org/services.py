@@ -32,7 +32,7 @@ from rightscare.org.roles import Capability, Role
 # --- regions ------------------------------------------------------------------
 
 
-def _check_region(*, name: str, level: str, code_scheme: str, code: str, parent: Region | None, exclude_pk: int | None = None) -> None:
+def _check_region(*, name: str, level: str, code_scheme: str, code: str, parent: Region | None, exclude_pk: int = 0) -> None:
     errors: dict[str, list[str]] = {}
     if not name.strip():
         errors.setdefault("name", []).append(_("A name is required."))
@@ -104,9 +104,7 @@ def update_region(
         _place_region(region)
         if old_path != region.path:
             # Rewrite the prefix of every descendant in one statement.
-            Region.objects.filter(path__startswith=old_path).exclude(pk=region.pk).update(
-                path=Concat(Value(region.path), Substr(F("path"), len(old_path) + 1))
-            )
+            Region.objects.filter(path__startswith=old_path).exclude(pk=region.pk).update(path=Concat(Value(region.path), Substr(F("path"), len(old_path) + 1)))
             for descendant in Region.objects.filter(path__startswith=region.path).exclude(pk=region.pk).only("path"):
                 descendant.depth = descendant.path.count("/") - 2
                 descendant.save(update_fields=["depth"])
@@ -187,7 +185,9 @@ def import_regions(*, by: Any, text: str, progress: Callable[[int], None] | None
             report.errors.append((row.line, _("Unknown code scheme %(scheme)s.") % {"scheme": row.code_scheme}))
         if row.code:
             if row.code in by_code:
-                report.errors.append((row.line, _("Code %(code)s appears twice (first on line %(line)d).") % {"code": row.code, "line": by_code[row.code].line}))
+                report.errors.append(
+                    (row.line, _("Code %(code)s appears twice (first on line %(line)d).") % {"code": row.code, "line": by_code[row.code].line})
+                )
             by_code.setdefault(row.code, row)
     stored = {r.code: r for r in Region.objects.filter(code__in=[r.code for r in rows if r.code] + [r.parent_code for r in rows if r.parent_code])}
     for row in rows:
@@ -245,9 +245,7 @@ def import_regions(*, by: Any, text: str, progress: Callable[[int], None] | None
                     if progress is not None:
                         progress(done)
                     continue
-                region = Region.objects.create(
-                    name=row.name, name_en=row.name_en, level=row.level, code_scheme=row.code_scheme, code=row.code, parent=parent
-                )
+                region = Region.objects.create(name=row.name, name_en=row.name_en, level=row.level, code_scheme=row.code_scheme, code=row.code, parent=parent)
                 _place_region(region)
                 if row.code:
                     placed[row.code] = region
@@ -459,13 +457,20 @@ def authenticate_api_token(plain: str) -> User | None:
     return token.user
 
 
-
-
 # --- first start ------------------------------------------------------------------
 
 
 def bootstrap_installation(
-    *, username: str, full_name: str, password: str, region: Region, unit_name: str, unit_kind: UnitKind, unit_name_en: str = "", duty_phone: str = "", email: str = ""
+    *,
+    username: str,
+    full_name: str,
+    password: str,
+    region: Region,
+    unit_name: str,
+    unit_kind: UnitKind,
+    unit_name_en: str = "",
+    duty_phone: str = "",
+    email: str = "",
 ) -> tuple[User, Unit]:
     """Create the first unit and its system administrator on an installation that has none.
 
@@ -499,7 +504,9 @@ def bootstrap_installation(
     return admin, unit
 
 
-def bootstrap_region(*, name: str, level: str, code: str = "", code_scheme: str = CodeScheme.CN_STATS, name_en: str = "", parent: Region | None = None) -> Region:
+def bootstrap_region(
+    *, name: str, level: str, code: str = "", code_scheme: str = CodeScheme.CN_STATS, name_en: str = "", parent: Region | None = None
+) -> Region:
     """Create a region before any administrator exists (first start only; see ``bootstrap_installation``)."""
     if Membership.objects.active().filter(role=Role.SYSTEM_ADMIN, user__is_active=True).exists():
         raise PermissionDenied

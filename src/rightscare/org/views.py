@@ -41,13 +41,14 @@ from rightscare.org.forms import (
     UserCreateForm,
     UserEditForm,
 )
+from rightscare.org.http import StaffRequest
 from rightscare.org.models import ApiToken, Membership, Unit, UnitKind
 from rightscare.org.roles import CAPABILITIES, Capability, Role
 
 PAGE_SIZE = 50
 
 
-def _require(request: HttpRequest, capability: Capability) -> None:
+def _require(request: StaffRequest, capability: Capability) -> None:
     if not access.has_capability(request.user, capability):
         raise PermissionDenied
 
@@ -82,9 +83,9 @@ def lockout_response(request: HttpRequest, credentials: Any = None, *args: Any, 
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: StaffRequest) -> HttpResponse:
     """Who I am, my units and roles, and what I may do."""
-    memberships = list(request.user.memberships.active().select_related("unit__kind", "unit__region").order_by("unit__path", "role"))  # type: ignore[union-attr]
+    memberships = list(Membership.objects.active().filter(user=request.user).select_related("unit__kind", "unit__region").order_by("unit__path", "role"))
     capabilities = access.capabilities_of(request.user)
     roles = sorted({Role(m.role) for m in memberships}, key=list(Role).index)
     return render(
@@ -109,7 +110,7 @@ def _safe_next(request: HttpRequest, default: str) -> str:
 
 
 @login_required
-def two_factor_setup(request: HttpRequest) -> HttpResponse:
+def two_factor_setup(request: StaffRequest) -> HttpResponse:
     """Set up a TOTP authenticator: scan the code, confirm with one code."""
     user: Any = request.user
     device = TOTPDevice.objects.filter(user=user, confirmed=False).first() or TOTPDevice.objects.create(user=user, name="default", confirmed=False)
@@ -128,11 +129,13 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
     buffer = io.BytesIO()
     image.save(buffer)
     qr_data = "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
-    return render(request, "org/two_factor_setup.html", {"form": form, "qr_data": qr_data, "secret": base64.b32encode(device.bin_key).decode(), "already_on": confirmed})
+    return render(
+        request, "org/two_factor_setup.html", {"form": form, "qr_data": qr_data, "secret": base64.b32encode(device.bin_key).decode(), "already_on": confirmed}
+    )
 
 
 @login_required
-def two_factor_verify(request: HttpRequest) -> HttpResponse:
+def two_factor_verify(request: StaffRequest) -> HttpResponse:
     """The second step of signing in, for a user with a confirmed device."""
     form = OtpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -148,7 +151,7 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def region_list(request: HttpRequest) -> HttpResponse:
+def region_list(request: StaffRequest) -> HttpResponse:
     """Regions in scope, searchable by name or code and filterable by level."""
     _require(request, Capability.VIEW_ORGANISATION)
     regions = access.visible_regions(request.user).order_by("path")
@@ -165,7 +168,7 @@ def region_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def region_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def region_detail(request: StaffRequest, pk: int) -> HttpResponse:
     _require(request, Capability.VIEW_ORGANISATION)
     region = access.access_region(request.user, pk)
     visible = access.visible_regions(request.user)
@@ -179,12 +182,19 @@ def region_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _region_form_view(request: HttpRequest, *, region: Any = None) -> HttpResponse:
+def _region_form_view(request: StaffRequest, *, region: Any = None) -> HttpResponse:
     if not access.may_manage_regions(request.user):
         raise PermissionDenied
     initial = {}
     if region is not None:
-        initial = {"name": region.name, "name_en": region.name_en, "level": region.level, "code_scheme": region.code_scheme, "code": region.code, "parent": region.parent}
+        initial = {
+            "name": region.name,
+            "name_en": region.name_en,
+            "level": region.level,
+            "code_scheme": region.code_scheme,
+            "code": region.code,
+            "parent": region.parent,
+        }
     elif request.GET.get("parent"):
         initial = {"parent": access.visible_regions(request.user).filter(pk=request.GET["parent"]).first()}
     form = RegionForm(request.POST or None, user=request.user, initial=initial)
@@ -194,7 +204,10 @@ def _region_form_view(request: HttpRequest, *, region: Any = None) -> HttpRespon
         try:
             if region is None:
                 result, _ran = run_once(
-                    user_id=request.user.pk, scope="page:create_region", key=data["idempotency_key"], create=lambda: str(services.create_region(by=request.user, **fields).pk)
+                    user_id=request.user.pk,
+                    scope="page:create_region",
+                    key=data["idempotency_key"],
+                    create=lambda: str(services.create_region(by=request.user, **fields).pk),
                 )
                 messages.success(request, _("The region has been created."))
                 return redirect("region_detail", pk=int(result))
@@ -207,18 +220,18 @@ def _region_form_view(request: HttpRequest, *, region: Any = None) -> HttpRespon
 
 
 @login_required
-def region_create(request: HttpRequest) -> HttpResponse:
+def region_create(request: StaffRequest) -> HttpResponse:
     return _region_form_view(request)
 
 
 @login_required
-def region_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def region_edit(request: StaffRequest, pk: int) -> HttpResponse:
     region = access.access_region(request.user, pk)
     return _region_form_view(request, region=region)
 
 
 @login_required
-def region_import(request: HttpRequest) -> HttpResponse:
+def region_import(request: StaffRequest) -> HttpResponse:
     """Upload a CSV of regions; all rows are checked and either all or none are imported."""
     if not access.may_manage_regions(request.user):
         raise PermissionDenied
@@ -234,7 +247,7 @@ def region_import(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def region_export(request: HttpRequest) -> HttpResponse:
+def region_export(request: StaffRequest) -> HttpResponse:
     _require(request, Capability.VIEW_ORGANISATION)
     stamp = timezone.localtime().strftime("%Y%m%d")
     response = HttpResponse(services.export_regions(by=request.user), content_type="text/csv; charset=utf-8")
@@ -246,7 +259,7 @@ def region_export(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def unit_list(request: HttpRequest) -> HttpResponse:
+def unit_list(request: StaffRequest) -> HttpResponse:
     _require(request, Capability.VIEW_ORGANISATION)
     units = access.visible_units(request.user).select_related("kind", "region", "parent").order_by("path")
     query = request.GET.get("q", "").strip()
@@ -268,7 +281,7 @@ def unit_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def unit_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def unit_detail(request: StaffRequest, pk: int) -> HttpResponse:
     _require(request, Capability.VIEW_ORGANISATION)
     unit = access.access_unit(request.user, pk)
     manages = access.manageable_units(request.user).filter(pk=unit.pk).exists()
@@ -277,7 +290,7 @@ def unit_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "org/unit_detail.html", {"unit": unit, "members": members, "children": children, "manages": manages})
 
 
-def _unit_form_view(request: HttpRequest, *, unit: Unit | None = None) -> HttpResponse:
+def _unit_form_view(request: StaffRequest, *, unit: Unit | None = None) -> HttpResponse:
     _require(request, Capability.MANAGE_UNITS)
     initial: dict[str, Any] = {}
     if unit is not None:
@@ -294,7 +307,10 @@ def _unit_form_view(request: HttpRequest, *, unit: Unit | None = None) -> HttpRe
         try:
             if unit is None:
                 result, _ran = run_once(
-                    user_id=request.user.pk, scope="page:create_unit", key=data["idempotency_key"], create=lambda: str(services.create_unit(by=request.user, **fields).pk)
+                    user_id=request.user.pk,
+                    scope="page:create_unit",
+                    key=data["idempotency_key"],
+                    create=lambda: str(services.create_unit(by=request.user, **fields).pk),
                 )
                 messages.success(request, _("The unit has been created."))
                 return redirect("unit_detail", pk=int(result))
@@ -307,12 +323,12 @@ def _unit_form_view(request: HttpRequest, *, unit: Unit | None = None) -> HttpRe
 
 
 @login_required
-def unit_create(request: HttpRequest) -> HttpResponse:
+def unit_create(request: StaffRequest) -> HttpResponse:
     return _unit_form_view(request)
 
 
 @login_required
-def unit_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def unit_edit(request: StaffRequest, pk: int) -> HttpResponse:
     unit = access.access_unit(request.user, pk)
     return _unit_form_view(request, unit=unit)
 
@@ -321,7 +337,7 @@ def unit_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def user_list(request: HttpRequest) -> HttpResponse:
+def user_list(request: StaffRequest) -> HttpResponse:
     _require(request, Capability.MANAGE_USERS)
     users = access.visible_users(request.user).order_by("username")
     query = request.GET.get("q", "").strip()
@@ -333,7 +349,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def user_detail(request: StaffRequest, pk: int) -> HttpResponse:
     _require(request, Capability.MANAGE_USERS)
     person = access.access_managed_user(request.user, pk)
     memberships = person.memberships.select_related("unit", "granted_by", "revoked_by").order_by("revoked_at", "unit__path")
@@ -342,12 +358,18 @@ def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "org/user_detail.html",
-        {"person": person, "rows": rows, "grant_form": GrantRoleForm(user=request.user), "edit_form": UserEditForm(initial={"full_name": person.full_name, "email": person.email, "is_active": person.is_active}), "password_form": PasswordForm()},
+        {
+            "person": person,
+            "rows": rows,
+            "grant_form": GrantRoleForm(user=request.user),
+            "edit_form": UserEditForm(initial={"full_name": person.full_name, "email": person.email, "is_active": person.is_active}),
+            "password_form": PasswordForm(),
+        },
     )
 
 
 @login_required
-def user_create(request: HttpRequest) -> HttpResponse:
+def user_create(request: StaffRequest) -> HttpResponse:
     _require(request, Capability.MANAGE_USERS)
     form = UserCreateForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
@@ -359,7 +381,13 @@ def user_create(request: HttpRequest) -> HttpResponse:
                 key=data["idempotency_key"],
                 create=lambda: str(
                     services.create_user(
-                        by=request.user, username=data["username"], full_name=data["full_name"], email=data["email"], password=data["password"], unit=data["unit"], role=data["role"]
+                        by=request.user,
+                        username=data["username"],
+                        full_name=data["full_name"],
+                        email=data["email"],
+                        password=data["password"],
+                        unit=data["unit"],
+                        role=data["role"],
                     ).pk
                 ),
             )
@@ -374,7 +402,7 @@ def user_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def user_edit(request: StaffRequest, pk: int) -> HttpResponse:
     _require(request, Capability.MANAGE_USERS)
     person = access.access_managed_user(request.user, pk)
     form = UserEditForm(request.POST)
@@ -387,13 +415,13 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
             _apply_errors(form, error)
     for error_list in form.errors.values():
         for message in error_list:
-            messages.error(request, message)
+            messages.error(request, str(message))
     return redirect("user_detail", pk=person.pk)
 
 
 @login_required
 @require_POST
-def user_set_password(request: HttpRequest, pk: int) -> HttpResponse:
+def user_set_password(request: StaffRequest, pk: int) -> HttpResponse:
     _require(request, Capability.MANAGE_USERS)
     person = access.access_managed_user(request.user, pk)
     form = PasswordForm(request.POST)
@@ -411,7 +439,7 @@ def user_set_password(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def membership_grant(request: HttpRequest, pk: int) -> HttpResponse:
+def membership_grant(request: StaffRequest, pk: int) -> HttpResponse:
     _require(request, Capability.MANAGE_USERS)
     person = access.access_managed_user(request.user, pk)
     form = GrantRoleForm(request.POST, user=request.user)
@@ -437,7 +465,7 @@ def membership_grant(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def membership_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def membership_revoke(request: StaffRequest, pk: int) -> HttpResponse:
     _require(request, Capability.MANAGE_USERS)
     membership = get_object_or_404(Membership.objects.filter(user__in=access.visible_users(request.user)).select_related("unit", "user"), pk=pk)
     try:
@@ -453,7 +481,7 @@ def membership_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def token_list(request: HttpRequest) -> HttpResponse:
+def token_list(request: StaffRequest) -> HttpResponse:
     """My API tokens; a new token is shown once, right after it is created."""
     form = TokenForm(request.POST or None)
     shown: str | None = None
@@ -481,7 +509,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def token_revoke(request: StaffRequest, pk: int) -> HttpResponse:
     token = get_object_or_404(ApiToken, pk=pk, user=request.user)
     services.revoke_api_token(by=request.user, token=token)
     messages.success(request, _("The token has been revoked."))

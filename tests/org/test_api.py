@@ -161,3 +161,21 @@ def test_session_auth_requires_csrf_for_writes(personas):
     response = client.post("/api/v1/tokens", {"name": "x", "days": 3}, content_type="application/json")
     assert response.status_code == 403
     assert ApiToken.objects.count() == 0
+
+
+def test_nul_character_is_refused_with_422(client, personas, dispatcher_token):
+    response = client.post("/api/v1/tokens", {"name": "a\x00b", "days": 3}, content_type="application/json", headers=bearer(dispatcher_token))
+    assert response.status_code == 422
+    assert response["Content-Type"] == "application/problem+json"
+    assert ApiToken.objects.filter(user=personas["dispatcher"]).count() == 1
+
+
+def test_nul_character_in_query_is_400_problem(client, personas, dispatcher_token):
+    response = client.get("/api/v1/regions?q=%00", headers=bearer(dispatcher_token))
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+
+
+def test_nul_character_in_page_search_is_400(client, personas):
+    client.force_login(personas["dispatcher"])
+    assert client.get("/org/regions/?q=a%00b").status_code == 400

@@ -52,3 +52,24 @@ class ApiProblemMiddleware:
                 headers = {"WWW-Authenticate": response["WWW-Authenticate"]}
             return problem_response(response.status_code, headers=headers)
         return response
+
+
+class RejectNulCharactersMiddleware:
+    """Answer 400 to a query string or form carrying NUL characters.
+
+    PostgreSQL cannot store or even compare text containing NUL; without this a
+    search for ``%00`` would fail with a server error instead of a clear answer.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        suspicious = "\x00" in request.path or any("\x00" in key or "\x00" in value for key, values in request.GET.lists() for value in values)
+        if not suspicious and request.method == "POST" and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            suspicious = any("\x00" in key or "\x00" in value for key, values in request.POST.lists() for value in values)
+        if suspicious:
+            if request.path.startswith("/api/"):
+                return problem_response(400, detail="The request contains NUL characters.")
+            return HttpResponse("Bad request: NUL characters are not allowed.\n", status=400, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)

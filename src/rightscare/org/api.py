@@ -13,6 +13,7 @@ from ninja.responses import Status
 
 from rightscare.core.idempotency import run_once
 from rightscare.core.pagination import Pagination
+from rightscare.core.schemas import Input
 from rightscare.org import access, services
 from rightscare.org.divisions import RegionLevel
 from rightscare.org.http import StaffRequest
@@ -77,7 +78,7 @@ class TokenOut(Schema):
     revoked_at: datetime | None
 
 
-class TokenIn(Schema):
+class TokenIn(Input):
     name: str = Field(..., min_length=1, max_length=100)
     days: int = Field(90, ge=1, le=366)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.test import Client
+from django.utils import translation
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -46,7 +48,30 @@ def login(client):
 
 
 @pytest.fixture(autouse=True)
+def _audit_anchor_file(settings, tmp_path_factory):
+    # Each test seals its own audit chain: its anchors must not mix with another test's.
+    settings.AUDIT_ANCHOR = str(tmp_path_factory.mktemp("audit") / "audit-anchors.log")
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # Argon2 is the production hasher (tested in tests/org/test_security.py); the
     # personas' passwords would cost seconds per test with it.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _english_messages():
+    """Messages raised in tests read in English (the msgids), whatever the default language.
+
+    Pages fetched through ``client`` ask for English too (see below); tests of the
+    Chinese interface ask for ``zh-hans`` explicitly, as a browser in China does.
+    """
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture
+def client():
+    """Django's test client asking for English pages (``Accept-Language: en``)."""
+    return Client(HTTP_ACCEPT_LANGUAGE="en")

@@ -21,7 +21,11 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 from rightscare.api import api
+from rightscare.audit.models import AuditEntry
+from rightscare.notifications.services import queue_message
 from rightscare.org import services
+from rightscare.org.calendar_services import ensure_national_calendar
+from tests.case_scenarios import build_case_targets, case_operation_body, case_operation_query, case_path_ids
 
 #: Generated examples per operation and mode (written down, per the test plan).
 EXAMPLES = 30
@@ -32,14 +36,53 @@ OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
 #: Who calls each operation: a persona allowed to (written out, not computed).
 CALLER = {
     "GET /api/v1/me": "operator",
+    "PATCH /api/v1/me": "operator",
     "GET /api/v1/regions": "dispatcher",
+    "GET /api/v1/audit/entries": "auditor",
+    "GET /api/v1/audit/entries/{entry_id}": "auditor",
+    "GET /api/v1/audit/verify": "auditor",
     "GET /api/v1/regions/{region_id}": "dispatcher",
+    "GET /api/v1/regions/{region_id}/deadline": "dispatcher",
+    "GET /api/v1/regions/{region_id}/working-time": "dispatcher",
+    "GET /api/v1/calendars": "dispatcher",
+    "GET /api/v1/calendars/{calendar_id}": "dispatcher",
     "GET /api/v1/units": "dispatcher",
     "GET /api/v1/units/{unit_id}": "dispatcher",
     "GET /api/v1/tokens": "handler",
     "POST /api/v1/tokens": "handler",
     "POST /api/v1/tokens/{token_id}/revoke": "handler",
+    "GET /api/v1/inbox": "handler",
+    "POST /api/v1/inbox/{message_id}/read": "handler",
+    "GET /api/v1/categories": "operator",
+    "GET /api/v1/cases": "dispatcher",
+    "POST /api/v1/cases": "operator",
+    "GET /api/v1/cases/{case_id}": "dispatcher",
+    "GET /api/v1/cases/{case_id}/timeline": "handler",
+    "GET /api/v1/cases/{case_id}/suggestion": "dispatcher",
+    "POST /api/v1/cases/{case_id}/dispatch": "dispatcher",
+    "POST /api/v1/cases/{case_id}/answer": "operator",
+    "POST /api/v1/cases/{case_id}/decline": "dispatcher",
+    "POST /api/v1/cases/{case_id}/close": "dispatcher",
+    "POST /api/v1/cases/{case_id}/transfers": "dispatcher",
+    "POST /api/v1/transfers/{transfer_id}/decision": "dispatcher_twin",
+    "GET /api/v1/work-orders": "handler",
+    "GET /api/v1/work-orders/{work_order_id}": "department_handler",
+    "POST /api/v1/work-orders/{work_order_id}/sign-for": "handler",
+    "POST /api/v1/work-orders/{work_order_id}/return": "handler",
+    "POST /api/v1/work-orders/{work_order_id}/return-ruling": "dispatcher",
+    "POST /api/v1/work-orders/{work_order_id}/first-contact": "handler",
+    "POST /api/v1/work-orders/{work_order_id}/notes": "handler",
+    "POST /api/v1/work-orders/{work_order_id}/complete": "handler",
+    "POST /api/v1/work-orders/{work_order_id}/review": "dispatcher",
+    "POST /api/v1/work-orders/{work_order_id}/forward": "handler",
+    "GET /api/v1/contacts": "operator",
+    "POST /api/v1/contacts": "operator",
+    "POST /api/v1/people": "operator",
+    "GET /api/v1/caller-history": "operator",
 }
+
+#: Operations on cases, work orders and intake: they act on the records of ``tests/case_scenarios.py``.
+CASE_PATHS = ("/api/v1/cases", "/api/v1/work-orders", "/api/v1/transfers", "/api/v1/contacts", "/api/v1/people", "/api/v1/caller-history")
 
 
 def _send(client: Any, case: Any, token: str) -> Any:
@@ -69,6 +112,12 @@ def test_operation_survives_fuzzing(client, org, personas, operation) -> None:
     token = services.create_api_token(by=caller, name="fuzz")[1]
     own_token = services.create_api_token(by=caller, name="fuzz target")[0]
     real_ids = {"region_id": org.regions["pingshan"].pk, "unit_id": org.units["pingshan_street"].pk, "token_id": own_token.pk}
+    real_ids["entry_id"] = AuditEntry.objects.get(event="org.create_api_token", object_id=str(own_token.pk)).pk
+    real_ids["calendar_id"] = ensure_national_calendar().pk
+    real_ids["message_id"] = queue_message(event="org.role_granted", to_user=caller, channel="inbox", context={"role": "处理人"}).pk
+    case_targets = build_case_targets(org, personas) if operation.path.startswith(CASE_PATHS) else {}
+    if case_targets:
+        real_ids.update(case_path_ids(operation.path, case_targets))
     statuses: list[int] = []
 
     def check(case: Any) -> None:
@@ -93,8 +142,17 @@ def test_operation_survives_fuzzing(client, org, personas, operation) -> None:
 
     pinned = {p.name: real_ids[p.name] for p in operation.path_parameters}
 
+    existing = operation.as_strategy(path_parameters=pinned or None)
+    # Bodies and queries that must name real records (a unit of the caller's, a complete
+    # phone number) are also sent as written, so that the operation can succeed.
+    valid_body = case_operation_body(operation.path, case_targets) if case_targets and operation.method.upper() != "GET" else None
+    valid_query = case_operation_query(operation.path, case_targets) if case_targets else {}
+    if valid_body is not None or valid_query:
+        written = {"body": valid_body} if valid_body is not None else {}
+        existing = st.one_of(existing, operation.as_strategy(path_parameters=pinned or None, query=valid_query or None, **written))
+
     @fuzz_settings
-    @given(case=operation.as_strategy(path_parameters=pinned or None))
+    @given(case=existing)
     def fuzz_existing(case: Any) -> None:
         check(case)
 

@@ -27,13 +27,19 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.template.loader import render_to_string
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone, translation
 
 import rightscare
+from rightscare.audit.models import AuditEntry
+from rightscare.audit.services import seal
+from rightscare.notifications.models import MessageTemplate
+from rightscare.notifications.services import queue_message
+from rightscare.org.calendar_services import add_calendar_day, create_region_calendar, seed_national_calendar
 from rightscare.org.forms import LoginForm
 from rightscare.org.models import ApiToken, Membership
+from rightscare.org.roles import Role
 from rightscare.org.services import create_api_token
 
 PACKAGE = Path(rightscare.__file__).resolve().parent
@@ -190,14 +196,28 @@ class _VisibleText(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self._hidden = 0
+        # Elements marked lang="en" hold English data on purpose (a category's English
+        # name beside its Chinese one): they are not untranslated interface text.
+        self._english_tag = ""
+        self._english_depth = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in {"script", "style", "template"}:
+            self._hidden += 1
+        if self._english_tag == tag:
+            self._english_depth += 1
+        elif not self._english_tag and tag != "html" and dict(attrs).get("lang", "") == "en":
+            self._english_tag, self._english_depth = tag, 1
             self._hidden += 1
 
     def handle_endtag(self, tag: str) -> None:
         if tag in {"script", "style", "template"} and self._hidden:
             self._hidden -= 1
+        if self._english_tag == tag:
+            self._english_depth -= 1
+            if not self._english_depth:
+                self._english_tag = ""
+                self._hidden -= 1
 
     def handle_data(self, data: str) -> None:
         if not self._hidden:
@@ -248,7 +268,7 @@ _PARAMETER = re.compile(r"<(?:(?P<converter>\w+):)?(?P<name>\w+)>")
 
 
 @pytest.fixture
-def page_ids(org, personas):
+def page_ids(org, personas, settings, tmp_path):
     """Real ids for the ``<int:…>`` arguments of the pages, by URL name."""
     admin = personas["system_admin"]
     token, _plain = create_api_token(by=admin, name="报表工具", days=30)
@@ -257,8 +277,83 @@ def page_ids(org, personas):
     region, unit, person = org.regions["pingshan"].pk, org.units["pingshan"].pk, personas["dispatcher"].pk
     # By URL name first, then by the path segment that names the collection.
     by_name = {"membership_grant": person, "membership_revoke": membership.pk, "token_revoke": token.pk}
-    by_collection = {"regions": region, "units": unit, "users": person, "memberships": membership.pk, "tokens": token.pk}
+    # The auditors' pages: the administrator reads them too here, and sees a sealed entry.
+    Membership.objects.create(user=admin, unit=org.units["city"], role=Role.AUDITOR)
+    seal()
+    by_name["audit_detail"] = AuditEntry.objects.get(event="org.create_api_token", object_id=str(token.pk)).pk
+    message = queue_message(event="org.role_granted", to_user=admin, channel="inbox", context={"role": "处理人", "unit": "坪山区妇联"})
+    template = MessageTemplate.objects.create(event="org.role_granted", channel="", language="zh-hans", subject="您获得了{{ role }}角色", body="您好")
+    # The working calendars: the seeded national one and Pingshan's, with a local holiday.
+    seed_national_calendar()
+    calendar = create_region_calendar(by=admin, region=org.regions["pingshan"])
+    add_calendar_day(by=admin, calendar=calendar, day=datetime(2026, 11, 20, tzinfo=UTC).date(), kind="holiday", name="坪山区纪念日")
+    by_collection = {
+        "regions": region,
+        "units": unit,
+        "users": person,
+        "memberships": membership.pk,
+        "tokens": token.pk,
+        "inbox": message.pk,
+        "messages": message.pk,
+        "templates": template.pk,
+        "calendars": calendar.pk,
+    }
+    by_collection.update(_case_page_ids(org, personas, settings, tmp_path))
+    by_name.update(_intake_page_ids(org, personas))
     return by_name, by_collection
+
+
+def _intake_page_ids(org, personas) -> dict[str, int]:
+    """A call the administrator took (as a Pingshan dispatcher) and a coming shift of Pingshan's duty roster."""
+    from datetime import timedelta
+
+    from rightscare.cases.models import DutyShift
+    from rightscare.intake.services import record_contact
+
+    admin, pingshan = personas["system_admin"], org.units["pingshan"]
+    contact = record_contact(
+        by=admin, unit=pingshan, channel="platform_12345", content="12345转来。", caller_phone="13800138021", external_ticket_number="12345-1"
+    )
+    start = timezone.now() + timedelta(days=1)
+    shift = DutyShift.objects.create(unit=pingshan, user=admin, starts_at=start, ends_at=start + timedelta(hours=12))
+    return {
+        **dict.fromkeys(("intake_contact_detail", "intake_contact_attach", "intake_contact_detach"), contact.pk),
+        **dict.fromkeys(("duty_roster", "duty_add"), pingshan.pk),
+        "duty_remove": shift.pk,
+    }
+
+
+def _case_page_ids(org, personas, settings, tmp_path) -> dict[str, int]:
+    """A Pingshan case the administrator dispatches (as a Pingshan dispatcher) to her own federation,
+    with a file; a transfer to Longhua she answers (as a Longhua dispatcher); a rule and a category."""
+    from rightscare.cases import services as cases
+    from rightscare.cases.models import Category, ResponsibilityRule
+    from rightscare.org.access import forget_grants
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path / "media")}},
+    }
+    admin, pingshan, longhua = personas["system_admin"], org.units["pingshan"], org.units["longhua"]
+    Membership.objects.create(user=admin, unit=pingshan, role=Role.DISPATCHER)
+    Membership.objects.create(user=admin, unit=longhua, role=Role.DISPATCHER)
+    forget_grants(admin)
+    category = Category.objects.get(code="pregnancy-discrimination", valid_until__isnull=True)
+    case = cases.register_case(
+        by=admin,
+        unit=pingshan,
+        request_type="help",
+        category=category,
+        summary="孕期被扣工资。",
+        region=org.regions["pingshan_street"],
+        address="坪山街道某路1号",
+    )
+    [order] = cases.dispatch_case(case=case, by=admin, dispatching_unit=pingshan, lead=pingshan)
+    attachment = cases.add_attachment(case=case, by=admin, name="合同.pdf", data=b"%PDF-1.4\n%%EOF\n")
+    moving = cases.register_case(by=admin, unit=pingshan, request_type="help", category=category, summary="搬家。", region=org.regions["pingshan_street"])
+    transfer = cases.request_transfer(case=moving, by=admin, from_unit=pingshan, to_unit=longhua, reason="搬到龙华。")
+    rule = ResponsibilityRule.objects.create(dispatch_level="district", category=category.parent, lead_kind=org.units["pingshan_street"].kind)
+    return {"cases": case.pk, "attachments": attachment.pk, "transfers": transfer.pk, "work-orders": order.pk, "rules": rule.pk, "categories": category.pk}
 
 
 def page_urls(page_ids) -> list[tuple[str, str | None]]:
@@ -357,8 +452,9 @@ def test_login_page_states_are_in_chinese(db, flags, expected):
     assert untranslated_phrases(html) == []
 
 
-def test_login_page_is_in_chinese_by_default(client, db):
-    response = client.get("/accounts/login/")
+def test_login_page_is_in_chinese_by_default(db):
+    # A browser that states no language preference gets the default language.
+    response = Client().get("/accounts/login/")
     html = response.content.decode()
     assert response.status_code == 200
     assert 'lang="zh-Hans"' in html

@@ -89,9 +89,19 @@ def on_http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
 
 
 def _mount_routers() -> None:
+    from rightscare.audit.api import router as audit_router
+    from rightscare.cases.api import router as cases_router
+    from rightscare.intake.api import router as intake_router
+    from rightscare.notifications.api import router as notifications_router
     from rightscare.org.api import router as org_router
+    from rightscare.org.calendar_api import router as calendar_router
 
     api.add_router("/", org_router)
+    api.add_router("/", audit_router)
+    api.add_router("/", calendar_router)
+    api.add_router("/", notifications_router)
+    api.add_router("/", cases_router)
+    api.add_router("/", intake_router)
 
 
 _mount_routers()

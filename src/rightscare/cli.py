@@ -22,19 +22,33 @@ COMMANDS = {
     "import-regions": "import_regions",
     "export-regions": "export_regions",
     "worker": "rightscare_worker",
+    "seed-calendar": "seed_calendar",
+    "generate-keys": "generate_keys",
+    "rotate-field-key": "rotate_field_key",
+    "rotate-index-key": "rotate_index_key",
+    "audit-verify": "audit_verify",
+    "audit-seal": "audit_seal",
+    "bench-data": "bench_data",
 }
 
 USAGE = """usage: rightscare COMMAND [options]
 
   up               migrate, load the demo data once, then run the web server and the worker
   serve            run the web server (gunicorn; --dev for Django's development server)
-  worker           run the task worker
+  worker           run the task worker and the scheduler of periodic jobs
   migrate          create or upgrade the database
   demo             load the demo data (once; prints the demo logins)
   createadmin      create a system administrator
   check            check the configuration (keys, database, worker); non-zero on failure
   import-regions   import regions from a CSV file
   export-regions   write the regions as CSV
+  seed-calendar    enter the public holidays and 调休 days the chinese_calendar package knows (safe to repeat)
+  generate-keys    print new secret, field, index and audit keys (--write DIR: into files, mode 0600)
+  rotate-field-key re-encrypt the protected fields with the first key of RIGHTSCARE_FIELD_KEY
+  rotate-index-key recompute the blind indexes with the first key of RIGHTSCARE_INDEX_KEY
+  audit-seal       seal the audit entries written since the last seal (the worker does it every minute)
+  audit-verify     check the audit chain and its anchors; non-zero when it is broken
+  bench-data       fill an empty database with synthetic data for benchmarks (--cases N; never in production)
   help             this text
 
 Any other Django management command is passed through (e.g. `rightscare shell`).
@@ -61,8 +75,21 @@ def _serve(args: list[str]) -> None:
     os.execv(sys.executable, command)  # noqa: S606 - replaces this process with gunicorn, no shell
 
 
+def _use_key_files() -> None:
+    """Create the keys the environment lacks once, in the data directory (mode 0600), and point ``*_FILE`` at them.
+
+    Runs before Django's settings are loaded; the web server and the worker started
+    afterwards inherit the variables. A key set in the environment always wins.
+    """
+    from rightscare.core.keyfiles import data_dir, ensure_key_files
+
+    for variable, path in ensure_key_files(data_dir(os.environ), os.environ).items():
+        os.environ[f"{variable}_FILE"] = str(path)
+
+
 def _up(args: list[str]) -> int:
     """Everything ``make run`` needs: set up once, then run the web server and the worker until Ctrl-C."""
+    _use_key_files()
     _django(["migrate", "--no-input", "-v", "0"])
     _django(["collectstatic", "--no-input", "-v", "0"])
     _django(["load_demo", "--if-empty"])

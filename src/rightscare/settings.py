@@ -84,6 +84,9 @@ INSTALLED_APPS = [
     "rightscare.audit",
     "rightscare.org",
     "rightscare.notifications",
+    "rightscare.registry",
+    "rightscare.cases",
+    "rightscare.intake",
 ]
 
 MIDDLEWARE = [
@@ -147,7 +150,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # One per test process, so that concurrent runs never share a file.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test_rightscare_{os.getpid()}.sqlite3")}
 else:
-    test_settings: dict[str, str] = {}
+    # One test database per test process, so that concurrent runs never collide.
+    test_settings: dict[str, str] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
     template = env("RIGHTSCARE_DB_TEST_TEMPLATE")
     if template:
         # A template created WITH LC_CTYPE 'C.UTF-8' so pg_trgm indexes Chinese.
@@ -270,3 +274,56 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("RIGHTSCARE_LOG_LEVEL", "INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
 }
+
+# --- worker, scheduler and outbox (docs/operations.md) -------------------------------
+# Intervals of the periodic jobs, "name=seconds,…" (0 switches a job off); see core/scheduler.py.
+JOB_INTERVALS = env("RIGHTSCARE_JOB_INTERVALS", "")
+SCHEDULER_TICK_SECONDS = float(env("RIGHTSCARE_SCHEDULER_TICK_SECONDS", "1"))
+WORKER_POLL_SECONDS = float(env("RIGHTSCARE_WORKER_POLL_SECONDS", "1"))
+WORKER_HEARTBEAT_SECONDS = float(env("RIGHTSCARE_WORKER_HEARTBEAT_SECONDS", "5"))
+WORKER_STALE_SECONDS = float(env("RIGHTSCARE_WORKER_STALE_SECONDS", "60"))
+JOB_LEASE_SECONDS = float(env("RIGHTSCARE_JOB_LEASE_SECONDS", "30"))
+TASK_TIMEOUT_SECONDS = float(env("RIGHTSCARE_TASK_TIMEOUT_SECONDS", "3600"))
+# Outbox delivery: a claimed message is leased for OUTBOX_LEASE_SECONDS (keep it well above
+# the slowest gateway, EMAIL_TIMEOUT included); failures retry after base·2^(attempt-1)
+# seconds, at most the cap, until OUTBOX_MAX_ATTEMPTS attempts have failed.
+OUTBOX_LEASE_SECONDS = float(env("RIGHTSCARE_OUTBOX_LEASE_SECONDS", "120"))
+OUTBOX_BATCH_SIZE = int(env("RIGHTSCARE_OUTBOX_BATCH_SIZE", "20"))
+OUTBOX_MAX_ATTEMPTS = int(env("RIGHTSCARE_OUTBOX_MAX_ATTEMPTS", "8"))
+OUTBOX_RETRY_BASE_SECONDS = float(env("RIGHTSCARE_OUTBOX_RETRY_BASE_SECONDS", "30"))
+OUTBOX_RETRY_CAP_SECONDS = float(env("RIGHTSCARE_OUTBOX_RETRY_CAP_SECONDS", "3600"))
+# The channel for messages to addresses when the caller has no preference: the log in the demo.
+NOTIFICATIONS_DEFAULT_CHANNEL = env("RIGHTSCARE_NOTIFICATIONS_CHANNEL", "console" if DEMO else "email")
+# Test doubles only: when set, the "test_file" and "test_failing" channels append the
+# unique key of each message they are given to this file (crash tests read it).
+NOTIFICATIONS_TEST_SENDER_FILE = env("RIGHTSCARE_TEST_SENDER_FILE")
+
+# E-mail (the "email" channel): SMTP through Django's e-mail backend.
+EMAIL_BACKEND = env("RIGHTSCARE_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env("RIGHTSCARE_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(env("RIGHTSCARE_EMAIL_PORT", "25"))
+EMAIL_HOST_USER = env("RIGHTSCARE_EMAIL_USER")
+EMAIL_HOST_PASSWORD = env("RIGHTSCARE_EMAIL_PASSWORD")
+EMAIL_USE_TLS = env_bool("RIGHTSCARE_EMAIL_STARTTLS", False)
+EMAIL_USE_SSL = env_bool("RIGHTSCARE_EMAIL_SSL", False)
+EMAIL_TIMEOUT = float(env("RIGHTSCARE_EMAIL_TIMEOUT", "30"))
+DEFAULT_FROM_EMAIL = env("RIGHTSCARE_EMAIL_FROM", "rightscare@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- audit log ----------------------------------------------------------------
+# The key that signs the audit chain's anchors (see rightscare.audit.keys and
+# docs/operations.md): the database never holds it. Tests get a fresh random one.
+AUDIT_KEY_SPEC = ""
+if TESTING:
+    import base64 as _base64
+    import secrets as _secrets
+
+    AUDIT_KEY_SPEC = _base64.urlsafe_b64encode(_secrets.token_bytes(32)).decode()
+# Where each seal appends the signed chain head: a file (append-only, ideally on a
+# machine or medium the database administrator cannot rewrite) or "log:" for the
+# rightscare.audit.anchor logger (syslog/journald shipping).
+AUDIT_ANCHOR = env("RIGHTSCARE_AUDIT_ANCHOR", str(DATA_DIR / "audit-anchors.log"))
+# How often the worker's scheduler seals the entries written since the last seal.
+AUDIT_SEAL_INTERVAL_SECONDS = int(env("RIGHTSCARE_AUDIT_SEAL_SECONDS", "60"))
+# Anchors sent to the log must never be filtered out by RIGHTSCARE_LOG_LEVEL.
+LOGGING["loggers"]["rightscare.audit.anchor"] = {"level": "INFO"}  # type: ignore[index]

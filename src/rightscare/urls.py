@@ -9,7 +9,12 @@ from rightscare.core import views as core_views
 
 urlpatterns = [
     path("", include("rightscare.org.urls")),
+    path("", include("rightscare.audit.urls")),
     path("healthz", core_views.healthz, name="healthz"),
+    path("healthz/worker", core_views.healthz_worker, name="healthz_worker"),
+    path("", include("rightscare.notifications.urls")),
+    path("", include("rightscare.cases.urls")),
+    path("", include("rightscare.intake.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("i18n/catalog.js", JavaScriptCatalog.as_view(), name="javascript_catalog"),
     path("api/v1/", api.urls),

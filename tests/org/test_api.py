@@ -22,7 +22,7 @@ def dispatcher_token(personas):
 def test_me_lists_memberships_and_capabilities(client, personas, dispatcher_token):
     body = client.get("/api/v1/me", headers=bearer(dispatcher_token)).json()
     assert body["username"] == "dispatcher"
-    assert [(m["unit"]["name"], m["role"]) for m in body["memberships"]] == [("坪山区妇联", "dispatcher")]
+    assert [(m["unit"]["name"], m["role"]) for m in body["memberships"]] == [("Pingshan District Women's Federation", "dispatcher")]
     assert body["capabilities"] == ["dispatch_cases", "record_contacts", "view_organisation"]
 
 

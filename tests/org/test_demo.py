@@ -20,6 +20,12 @@ from rightscare.org.roles import Role
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _organisation_only(monkeypatch):
+    # These tests are about the organisation; the cases' demo data is tested in tests/cases.
+    monkeypatch.setattr(demo, "DEMO_EXTENSIONS", ())
+
+
 @pytest.fixture
 def data_dir(settings, tmp_path):
     settings.DATA_DIR = tmp_path

@@ -38,6 +38,7 @@ class AuditAction(models.TextChoices):
     GRANT = "grant", _("granted")
     REVOKE = "revoke", _("revoked")
     EXPORT = "export", _("exported")
+    IMPORT = "import", _("imported")
     LOGIN = "login", _("signed in")
     LOGOUT = "logout", _("signed out")
     LOGIN_FAILED = "login_failed", _("failed to sign in")
@@ -90,3 +91,33 @@ class AuditEntry(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AppendOnlyError("audit entries cannot be deleted")
+
+    @property
+    def is_sealed(self) -> bool:
+        return self.chain_no is not None
+
+
+class AuditChainHead(models.Model):
+    """The end of the sealed chain: one row, locked by a sealer while it extends the chain.
+
+    Writers never touch it, so they never wait for a sealer; only sealers take turns
+    on this row. ``anchored_chain_no`` says how far the chain has been written to the
+    anchor sink, so a seal that crashed between its commit and its anchor is anchored
+    by the next one.
+    """
+
+    SINGLETON = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON)
+    chain_no = models.BigIntegerField(_("chain number"), default=0)
+    entry_hash = models.CharField(max_length=64, blank=True)
+    anchored_chain_no = models.BigIntegerField(default=0)
+    sealed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("audit chain head")
+        verbose_name_plural = _("audit chain heads")
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="audit_chain_head_single_row")]
+
+    def __str__(self) -> str:
+        return f"chain head {self.chain_no}"

@@ -1,26 +1,45 @@
-"""Writing the audit log: call these from the service that makes the change, in its transaction."""
+"""Writing the audit log and sealing it.
+
+Call :func:`record` (or :func:`record_read`) from the service that makes the change,
+inside its transaction, so the entry exists exactly when the change does. The
+worker's scheduler calls :func:`seal` periodically (``audit.tasks.seal_audit_log``).
+"""
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime
 from typing import Any
 
-from django.db import models
+from django.conf import settings
+from django.db import models, transaction
+from django.utils import timezone, translation
 
-from rightscare.audit.models import AuditAction, AuditEntry
+from rightscare.audit.chain import GENESIS, hash_entry, make_anchor, write_anchor
+from rightscare.audit.keys import AuditKeyRing, audit_keys
+from rightscare.audit.models import AuditAction, AuditChainHead, AuditEntry
+from rightscare.core.barriers import barrier
+
+logger = logging.getLogger(__name__)
 
 #: What an encrypted field's change is recorded as: never its value.
 CHANGED = "changed"
 
 
-def _label(obj: Any) -> str:
-    return str(obj)[:300] if obj is not None else ""
+def _label(obj: Any, length: int = 300) -> str:
+    if obj is None:
+        return ""
+    # Snapshots in the installation's language, whatever the language of the request.
+    with translation.override(settings.LANGUAGE_CODE):
+        return str(obj)[:length]
 
 
 def _actor(actor: Any) -> tuple[int | None, str]:
     if actor is None or not getattr(actor, "is_authenticated", False):
         return None, ""
     name = getattr(actor, "full_name", "") or ""
-    return actor.pk, f"{actor.get_username()} ({name})" if name else actor.get_username()
+    label = f"{actor.get_username()} ({name})" if name else actor.get_username()
+    return actor.pk, label[:200]
 
 
 def diff(before: dict[str, Any], after: dict[str, Any], *, secret: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
@@ -29,15 +48,18 @@ def diff(before: dict[str, Any], after: dict[str, Any], *, secret: frozenset[str
     for name in sorted(set(before) | set(after)):
         old, new = before.get(name), after.get(name)
         if old != new:
-            changes[name] = CHANGED if name in secret else [_plain(old), _plain(new)]
+            changes[name] = CHANGED if name in secret else [plain(old), plain(new)]
     return changes
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """A value as the audit log keeps it: a record as ``{"id", "label"}``, anything else JSON-safe."""
     if isinstance(value, models.Model):
-        return {"id": value.pk, "label": str(value)}
+        return {"id": value.pk, "label": _label(value)}
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
+    if isinstance(value, datetime):
+        return value.isoformat()
     return str(value)
 
 
@@ -72,11 +94,11 @@ def record(
         actor_id=actor_id,
         actor_label=actor_label,
         unit_id=unit.pk if unit is not None else None,
-        unit_label=_label(unit),
+        unit_label=_label(unit, 200),
         action=action,
-        event=event,
-        object_type=object_type,
-        object_id=str(object_id),
+        event=event[:64],
+        object_type=object_type[:64],
+        object_id=str(object_id)[:64],
         object_label=object_label[:300],
         changes=changes or {},
         reason=reason,
@@ -87,3 +109,82 @@ def record(
 def record_read(*, actor: Any, obj: Any, unit: Any = None, reason: str = "", fields: tuple[str, ...] = ()) -> AuditEntry:
     """Note that ``actor`` looked at a sensitive record (and which protected fields she saw)."""
     return record(actor=actor, action=AuditAction.READ, event="read", obj=obj, unit=unit, reason=reason, changes={"fields": list(fields)} if fields else None)
+
+
+# --- sealing ---------------------------------------------------------------------
+
+
+def seal(*, batch_size: int = 1000, max_batches: int = 100) -> int:
+    """Seal every committed entry not sealed yet; return how many were sealed.
+
+    Each entry gets the next chain number in the order this sealer sees it (not
+    in id order: transactions commit out of id order, and rolled-back ids leave
+    gaps) and a hash over its content, that number and the previous entry's hash.
+    Writers never wait for this: they insert without any chain lock; only sealers
+    take turns, on the chain-head row. Each batch commits on its own, and after
+    each commit the head is written, signed with the audit key, to the anchor sink.
+
+    At most ``max_batches`` batches per call, so that a worker is never held for
+    long: whatever is left is sealed by the next call.
+
+    A sealer killed after claiming rows (the ``audit.seal.claimed`` barrier) has its
+    transaction rolled back: the next seal picks the same rows up, without gaps.
+    Raises :class:`~rightscare.audit.keys.AuditKeyError` before sealing anything
+    when no audit key is configured.
+    """
+    ring = audit_keys()
+    total = 0
+    for _batch in range(max_batches):
+        sealed = _seal_batch(batch_size)
+        total += sealed
+        _anchor_head(ring)
+        if sealed < batch_size:
+            break
+    return total
+
+
+def _seal_batch(batch_size: int) -> int:
+    with transaction.atomic():
+        # Serialises sealers (SQLite's IMMEDIATE transaction already holds the write lock).
+        head, _created = AuditChainHead.objects.select_for_update().get_or_create(pk=AuditChainHead.SINGLETON)
+        entries = list(AuditEntry.objects.unsealed().order_by("id")[:batch_size])
+        if not entries:
+            return 0
+        # A crash test kills the sealer here: its transaction is rolled back and nothing is lost.
+        barrier("audit.seal.claimed")
+        now = timezone.now()
+        chain_no, previous_hash = head.chain_no, head.entry_hash or GENESIS
+        for entry in entries:
+            chain_no += 1
+            entry_hash = hash_entry(entry, chain_no=chain_no, previous_hash=previous_hash)
+            _write_seal(entry.pk, chain_no=chain_no, previous_hash=previous_hash, entry_hash=entry_hash, sealed_at=now)
+            previous_hash = entry_hash
+        head.chain_no, head.entry_hash, head.sealed_at = chain_no, previous_hash, now
+        head.save(update_fields=["chain_no", "entry_hash", "sealed_at"])
+    return len(entries)
+
+
+def _write_seal(pk: int, *, chain_no: int, previous_hash: str, entry_hash: str, sealed_at: Any) -> None:
+    # The one internal path that writes an entry after it was created: the sealing
+    # columns only. The public QuerySet.update() keeps refusing every change.
+    meta = AuditEntry._meta
+    values = [
+        (meta.get_field("chain_no"), None, chain_no),
+        (meta.get_field("previous_hash"), None, previous_hash),
+        (meta.get_field("entry_hash"), None, entry_hash),
+        (meta.get_field("sealed_at"), None, sealed_at),
+    ]
+    written = AuditEntry.objects.filter(pk=pk, chain_no__isnull=True)._update(values)  # type: ignore[attr-defined]
+    if written != 1:
+        # Impossible while sealers take turns on the head row; never leave a gap if it happens.
+        raise RuntimeError(f"audit entry {pk} was sealed by someone else")
+
+
+def _anchor_head(ring: AuditKeyRing) -> None:
+    """Write the chain head to the anchor sink if it has not been anchored yet."""
+    head = AuditChainHead.objects.filter(pk=AuditChainHead.SINGLETON).first()
+    if head is None or head.chain_no <= head.anchored_chain_no:
+        return
+    write_anchor(make_anchor(ring, chain_no=head.chain_no, entry_hash=head.entry_hash, at=timezone.now()))
+    AuditChainHead.objects.filter(pk=head.pk, anchored_chain_no__lt=head.chain_no).update(anchored_chain_no=head.chain_no)
+    logger.debug("audit chain anchored at %s", head.chain_no)

@@ -135,3 +135,27 @@ def blind_index_candidates(kind: str, normalised: str) -> list[str]:
     """The digests of a value under every key in the ring: lookups keep working mid-rotation."""
     ring = index_keys()
     return [blind_index(kind, normalised, key_id=key_id) for key_id in ring.keys]
+
+
+def encrypt_bytes(plaintext: bytes, *, context: str) -> bytes:
+    """Encrypt a file's bytes bound to ``context`` (e.g. its storage name), with the active field key.
+
+    The result is ``gcm1$<key id>$`` followed by the nonce and the sealed bytes, so a
+    file written before a key rotation can still be read while its key is in the ring.
+    """
+    ring = field_keys()
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    sealed = AESGCM(ring.keys[ring.active]).encrypt(nonce, plaintext, context.encode())
+    return f"{CIPHERTEXT_PREFIX}${ring.active}$".encode() + nonce + sealed
+
+
+def decrypt_bytes(ciphertext: bytes, *, context: str) -> bytes:
+    """Decrypt bytes written by :func:`encrypt_bytes`; a wrong context, key or a changed byte fails loudly."""
+    prefix, key_id_bytes, body = ciphertext.split(b"$", 2)
+    if prefix != CIPHERTEXT_PREFIX.encode():
+        raise ValueError("not a RightsCare ciphertext")
+    key_id = key_id_bytes.decode("ascii")
+    ring = field_keys()
+    if key_id not in ring.keys:
+        raise KeyError_(f"RIGHTSCARE_FIELD_KEY has no key {key_id}; it is needed to read existing data")
+    return AESGCM(ring.keys[key_id]).decrypt(body[:NONCE_BYTES], body[NONCE_BYTES:], context.encode())

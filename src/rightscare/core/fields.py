@@ -22,19 +22,20 @@ class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
         kwargs.setdefault("default", "")
         super().__init__(*args, **kwargs)
 
-    def _context(self) -> str:
+    def encryption_context(self) -> str:
+        """What a value is bound to: its table and column (``org_user.phone``)."""
         return f"{self.model._meta.db_table}.{self.column}"
 
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
         if not value:
             return value
-        return crypto.decrypt(value, context=self._context())
+        return crypto.decrypt(value, context=self.encryption_context())
 
     def get_prep_value(self, value: Any) -> Any:
         value = super().get_prep_value(value)
         if value is None or value == "":
             return value
-        return crypto.encrypt(str(value), context=self._context())
+        return crypto.encrypt(str(value), context=self.encryption_context())
 
     def get_lookup(self, lookup_name: str) -> Any:
         # Only emptiness can be asked of a ciphertext; anything else would silently match nothing.
@@ -59,6 +60,14 @@ class BlindIndexField(models.CharField):  # type: ignore[type-arg]
         kwargs.setdefault("db_index", True)
         kwargs.setdefault("editable", False)
         super().__init__(*args, **kwargs)
+
+    def digest(self, normalised: str) -> str:
+        """The value to store for an already normalised source value (empty for empty)."""
+        return crypto.blind_index(self.kind, normalised) if normalised else ""
+
+    def candidates(self, normalised: str) -> list[str]:
+        """The values a row holding ``normalised`` may carry: one per key in the ring (mid-rotation lookups)."""
+        return crypto.blind_index_candidates(self.kind, normalised)
 
     def deconstruct(self) -> Any:
         name, path, args, kwargs = super().deconstruct()

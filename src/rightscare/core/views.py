@@ -11,6 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from rightscare.core.problems import problem_response
+from rightscare.core.workers import worker_health
 
 
 @never_cache
@@ -22,6 +23,19 @@ def healthz(request: HttpRequest) -> HttpResponse:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except Exception:
+        return HttpResponse("unavailable\n", status=503, content_type="text/plain")
+    return HttpResponse("ok\n", content_type="text/plain")
+
+
+@never_cache
+@require_GET
+def healthz_worker(request: HttpRequest) -> HttpResponse:
+    """200 when a worker's heartbeat is fresh (or no worker is needed), 503 otherwise; never any detail."""
+    try:
+        healthy = worker_health().ok
+    except Exception:
+        healthy = False
+    if not healthy:
         return HttpResponse("unavailable\n", status=503, content_type="text/plain")
     return HttpResponse("ok\n", content_type="text/plain")
 

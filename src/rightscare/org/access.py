@@ -139,6 +139,35 @@ def may_manage_regions(user: Any) -> bool:
     return has_capability(user, Capability.MANAGE_REGIONS)
 
 
+def _covers(grant: Grant, target: Unit | Region) -> bool:
+    if isinstance(target, Region):
+        return grant.role in GLOBAL_ROLES or (grant.family in AREA_FAMILIES and target.path.startswith(grant.region_path))
+    if grant.role in GLOBAL_ROLES or target.path.startswith(grant.unit_path):
+        return True
+    return grant.family in AREA_FAMILIES and target.region.path.startswith(grant.region_path)
+
+
+def acting_unit(user: Any, target: Unit | Region | User | None = None, *, capability: Capability | None = None) -> Unit | None:
+    """The unit the user acts for on ``target``, for the audit log ("which unit she acted for").
+
+    The first of her memberships that covers the target (a unit, a region, or a
+    user through the units she belongs to), preferring those that carry
+    ``capability``; otherwise her first unit; None for a user without memberships
+    (nobody, at first start).
+    """
+    grants = grants_of(user)
+    if not grants:
+        return None
+    targets: list[Unit | Region] = []
+    if isinstance(target, User):
+        targets = list(Unit.objects.filter(memberships__user=target, memberships__revoked_at__isnull=True).select_related("region").order_by("path"))
+    elif target is not None:
+        targets = [target]
+    preferred = [g for g in grants if capability is None or capability in g.capabilities] or list(grants)
+    chosen = next((g for g in preferred for t in targets if _covers(g, t)), preferred[0])
+    return Unit.objects.filter(pk=chosen.unit_id).first()
+
+
 def grantable_roles(user: Any, unit: Unit) -> frozenset[Role]:
     """Roles the user may grant in ``unit``: none outside her subtree, never the reserved ones."""
     if has_global_role(user, Role.SYSTEM_ADMIN):
@@ -180,3 +209,86 @@ def access_managed_user(user: Any, pk: int) -> User:
         return visible_users(user).get(pk=pk)
     except (User.DoesNotExist, ValueError, TypeError) as error:
         raise Http404 from error
+
+
+# --- cases ----------------------------------------------------------------------------
+
+#: Capabilities that open case files: intake, dispatch, handling, supervision, call-backs.
+CASE_CAPABILITIES: frozenset[Capability] = frozenset(
+    {Capability.RECORD_CONTACTS, Capability.DISPATCH_CASES, Capability.HANDLE_WORK_ORDERS, Capability.SUPERVISE, Capability.TAKE_RATINGS}
+)
+
+
+@dataclass(frozen=True)
+class CaseScope:
+    """Which cases a user reaches, in terms other apps turn into queries.
+
+    * ``region_paths``: cases located in these region subtrees (federations and
+      neighbourhood committees cover their area);
+    * ``unit_paths``: cases with a work order to a unit in these unit subtrees (every
+      unit covers what was sent to it and its branches);
+    * ``unit_ids``: her own units (cases they registered are theirs too; and a case
+      accusing one of them is never shown — see ``all_unit_ids``).
+    """
+
+    region_paths: frozenset[str]
+    unit_paths: frozenset[str]
+    unit_ids: frozenset[int]
+    all_unit_ids: frozenset[int]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.region_paths or self.unit_paths or self.unit_ids)
+
+
+def case_scope(user: Any, capabilities: frozenset[Capability] = CASE_CAPABILITIES) -> CaseScope:
+    """The cases the user reaches through memberships that carry one of ``capabilities``."""
+    grants = [g for g in grants_of(user) if g.capabilities & capabilities]
+    return CaseScope(
+        region_paths=frozenset(_minimal({g.region_path for g in grants if g.family in AREA_FAMILIES})),
+        unit_paths=frozenset(_minimal({g.unit_path for g in grants})),
+        unit_ids=frozenset(g.unit_id for g in grants),
+        all_unit_ids=frozenset(g.unit_id for g in grants_of(user)),
+    )
+
+
+def path_prefix_q(field: str, paths: frozenset[str] | set[str]) -> Q:
+    """Rows whose materialised path ``field`` lies in one of the subtrees ``paths``."""
+    return _prefix_q(field, set(paths))
+
+
+def covers_region(user: Any, region: Region, capabilities: frozenset[Capability] = CASE_CAPABILITIES) -> bool:
+    """Whether one of her area memberships (federation, committee) covers ``region``."""
+    return any(region.path.startswith(path) for path in case_scope(user, capabilities).region_paths)
+
+
+def member_of_any(user: Any, unit_ids: set[int] | frozenset[int], capabilities: frozenset[Capability] = CASE_CAPABILITIES) -> bool:
+    """Whether she holds a membership with one of ``capabilities`` in one of ``unit_ids``."""
+    return any(g.unit_id in unit_ids for g in grants_of(user) if g.capabilities & capabilities)
+
+
+def units_with_capability(user: Any, capability: Capability) -> QuerySet[Unit]:
+    """Her units in which she may do ``capability`` (e.g. the units she may dispatch for)."""
+    return Unit.objects.filter(pk__in={g.unit_id for g in grants_of(user) if capability in g.capabilities}, is_active=True)
+
+
+def dispatch_targets(user: Any, dispatching_unit: Unit) -> QuerySet[Unit]:
+    """Units a dispatcher of ``dispatching_unit`` may send work to.
+
+    Her own unit (to lead it herself), down her region subtree (any level, so straight
+    to the lowest competent one), and across to the departments and other units
+    attached to her region or below. Sideways transfers to a peer go through
+    ``transfer_targets`` instead.
+    """
+    if not any(g.unit_id == dispatching_unit.pk and Capability.DISPATCH_CASES in g.capabilities for g in grants_of(user)):
+        return Unit.objects.none()
+    return Unit.objects.filter(region__path__startswith=dispatching_unit.region.path, is_active=True)
+
+
+def transfer_targets(user: Any, dispatching_unit: Unit) -> QuerySet[Unit]:
+    """Peer units of the same kind under the common parent unit (Longhua → Guangming federation)."""
+    if not any(g.unit_id == dispatching_unit.pk and Capability.DISPATCH_CASES in g.capabilities for g in grants_of(user)):
+        return Unit.objects.none()
+    if dispatching_unit.parent_id is None:
+        return Unit.objects.none()
+    return Unit.objects.filter(parent_id=dispatching_unit.parent_id, kind_id=dispatching_unit.kind_id, is_active=True).exclude(pk=dispatching_unit.pk)

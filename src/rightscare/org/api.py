@@ -11,6 +11,7 @@ from ninja import Field, Header, Router, Schema
 from ninja.pagination import paginate
 from ninja.responses import Status
 
+from rightscare.core import identity
 from rightscare.core.idempotency import run_once
 from rightscare.core.pagination import Pagination
 from rightscare.core.schemas import Input
@@ -42,8 +43,20 @@ class MeOut(Schema):
     id: int
     username: str
     full_name: str
+    phone: str = Field(..., description='My phone number, masked ("+86 138****8000"); empty when none is on file.')
+    id_number: str = Field(..., description='My ID number, masked ("4403**********123X"); empty when none is on file.')
     memberships: list[MembershipOut]
     capabilities: list[Capability]
+
+
+class MeIn(Input):
+    phone: str | None = Field(
+        None, max_length=64, description="My phone number in any usual form (+86 138 0013 8000, 0755-2345 6789…); empty removes it, absent keeps it."
+    )
+    id_number: str | None = Field(None, max_length=64, description="My ID number (18 characters); empty removes it, absent keeps it.")
+    confirm_warnings: bool = Field(
+        False, description="Save an ID number despite a warning (a birth-place code not in use in the birth year) after checking it against the card."
+    )
 
 
 class RegionOut(Schema):
@@ -94,12 +107,24 @@ def _require(request: HttpRequest, capability: Capability) -> None:
 
 @router.get("/me", response=MeOut, summary="Who am I, my memberships and what I may do")
 def me(request: StaffRequest) -> dict[str, Any]:
-    user: Any = request.user
+    return _me(request.user)
+
+
+@router.patch("/me", response=MeOut, summary="Set my phone number or ID number")
+def update_me(request: StaffRequest, payload: MeIn) -> dict[str, Any]:
+    """Idempotent: sending the values already on file changes nothing and records nothing."""
+    services.set_user_contact(by=request.user, user=request.user, phone=payload.phone, id_number=payload.id_number, confirm_warnings=payload.confirm_warnings)
+    return _me(request.user)
+
+
+def _me(user: Any) -> dict[str, Any]:
     memberships = user.memberships.active().select_related("unit").order_by("unit__path", "role")
     return {
         "id": user.pk,
         "username": user.username,
         "full_name": user.full_name,
+        "phone": identity.mask_phone(user.phone),
+        "id_number": identity.mask_id_number(user.id_number),
         "memberships": [
             {"id": m.pk, "unit": {"id": m.unit_id, "name": m.unit.display_name}, "role": m.role, "role_label": str(m.get_role_display())} for m in memberships
         ],

@@ -37,8 +37,9 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.module_loading import import_string
 
-from rightscare.org import services
+from rightscare.org import calendar_services, services
 from rightscare.org.divisions import CodeScheme, RegionLevel
 from rightscare.org.models import Region, Unit, UnitKind, User
 from rightscare.org.roles import Role
@@ -139,6 +140,7 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser("pingshan.hr", "张伟", "pingshan-hr", Role.HANDLER),
     DemoUser("pingshan.labour", "王强", "pingshan-labour", Role.HANDLER),
     DemoUser("liuhe.worker", "郑美玲", f"committee:{SZ}/坪山区/坪山街道/六和社区", Role.COMMUNITY_WORKER),
+    DemoUser("longhua.dispatcher", "钟晓丽", f"federation:{SZ}/龙华区", Role.DISPATCHER),
     DemoUser("longhua.police", "李军", "longhua-police", Role.HANDLER),
     DemoUser("guangming.dispatcher", "刘芳", f"federation:{SZ}/光明区", Role.DISPATCHER),
     DemoUser("guangming.police", "赵磊", "guangming-police", Role.HANDLER),
@@ -182,6 +184,10 @@ def saved_logins() -> str | None:
         return None
 
 
+#: Demo loaders of the apps above org, called with the system administrator and the units by key.
+DEMO_EXTENSIONS: tuple[str, ...] = ("rightscare.cases.demo.load",)
+
+
 def load_demo(*, stdout: Writer) -> bool:
     """Load the demo organisation into an empty database and print its logins.
 
@@ -207,14 +213,23 @@ def load_demo(*, stdout: Writer) -> bool:
         demo_paths = _name_paths(rows)
         regions = {path: region for path, region in _regions_by_name_path().items() if path in demo_paths}
         units = _create_units(by=admin, kinds=kinds, regions=regions, city_federation=city_federation)
+        # Deadlines need the holidays: the national calendar gets every year chinese_calendar knows.
+        calendar_services.seed_national_calendar(by=admin)
         logins = []
         for spec in DEMO_USERS:
             unit = units[spec.unit]
             if spec is admin_spec:
+                services.set_user_contact(by=admin, user=admin, phone=demo_phone(spec))
                 logins.append(DemoLogin(admin.username, admin.full_name, unit.name, str(spec.role.label)))
                 continue
-            user = services.create_user(by=admin, username=spec.username, full_name=spec.full_name, password=password, unit=unit, role=spec.role)
+            user = services.create_user(
+                by=admin, username=spec.username, full_name=spec.full_name, password=password, unit=unit, role=spec.role, phone=demo_phone(spec)
+            )
             logins.append(DemoLogin(user.username, user.full_name, unit.name, str(spec.role.label)))
+        # Apps above org add their demo data (rules, cases…) through these loaders,
+        # named by string so that org does not depend on them.
+        for loader in DEMO_EXTENSIONS:
+            import_string(loader)(admin=admin, units=units)
         summary = f"RightsCare demo data loaded: {len(regions)} regions, {len(units)} units, {len(logins)} accounts.\n\n"
     text = render_logins(logins, password=password)
     _write_logins_file(text)
@@ -222,6 +237,11 @@ def load_demo(*, stdout: Writer) -> bool:
     stdout.write(text)
     stdout.write(f"These logins are kept in {logins_file()} (readable only by you).\n")
     return True
+
+
+def demo_phone(spec: DemoUser) -> str:
+    """An obviously invented but valid mobile number for a demo account: 138 0000 0001, 0002…"""
+    return f"138 0000 {DEMO_USERS.index(spec) + 1:04d}"
 
 
 def render_logins(logins: list[DemoLogin], *, password: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from django import forms
@@ -102,19 +103,67 @@ class GrantRoleForm(OnceForm):
         self.fields["role"].choices = _role_choices(grantable)  # type: ignore[attr-defined]
 
 
-class UserCreateForm(GrantRoleForm):
+class ContactFieldsForm(forms.Form):
+    """A phone number and an ID number, with the confirmation an ID-number warning needs.
+
+    The confirmation checkbox is shown only after the service warned (see
+    :meth:`ask_confirmation`); once ticked it comes back with the form.
+    """
+
+    phone = forms.CharField(
+        label=_("Mobile phone"), max_length=64, required=False, help_text=_("Any usual form: 138 0013 8000, +86 138-0013-8000, 0755-2345 6789.")
+    )
+    id_number = forms.CharField(label=_("ID number"), max_length=64, required=False, widget=forms.TextInput(attrs={"autocomplete": "off"}))
+    confirm_warnings = forms.BooleanField(label=_("I have checked the ID number against the card: save it despite the warning"), required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not (self.is_bound and self.data.get("confirm_warnings")):
+            del self.fields["confirm_warnings"]
+
+    @property
+    def confirmed(self) -> bool:
+        """Whether the operator ticked the confirmation."""
+        return bool(getattr(self, "cleaned_data", {}).get("confirm_warnings"))
+
+    def ask_confirmation(self) -> None:
+        """Offer the confirmation checkbox (unticked) after a warning."""
+        self.fields["confirm_warnings"] = copy.deepcopy(ContactFieldsForm.base_fields["confirm_warnings"])
+        self.order_fields(self.field_order)
+
+
+class UserCreateForm(GrantRoleForm, ContactFieldsForm):
     username = forms.CharField(label=_("Username"), max_length=150)
     full_name = forms.CharField(label=_("Full name"), max_length=100)
     email = forms.EmailField(label=_("E-mail"), required=False)
     password = forms.CharField(label=_("Initial password"), widget=forms.PasswordInput(render_value=False), strip=False)
 
-    field_order = ["username", "full_name", "email", "password", "unit", "role"]
+    field_order = ["username", "full_name", "email", "phone", "id_number", "confirm_warnings", "password", "unit", "role"]
 
 
-class UserEditForm(forms.Form):
+class UserEditForm(ContactFieldsForm):
+    """The account card of a user's page. The ID number is never filled in: empty keeps it."""
+
     full_name = forms.CharField(label=_("Full name"), max_length=100)
     email = forms.EmailField(label=_("E-mail"), required=False)
     is_active = forms.BooleanField(label=_("May log in"), required=False)
+    remove_id_number = forms.BooleanField(label=_("Remove the ID number"), required=False)
+
+    field_order = ["full_name", "email", "phone", "id_number", "confirm_warnings", "remove_id_number", "is_active"]
+
+    def __init__(self, *args: Any, has_id_number: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if has_id_number:
+            self.fields["id_number"].help_text = _("A number is on file. Leave this empty to keep it, or type a new one to replace it.")
+        else:
+            del self.fields["remove_id_number"]
+
+    def contact_changes(self) -> tuple[str, str | None]:
+        """The phone and ID number to pass to ``set_user_contact`` (None: keep the ID number)."""
+        data = self.cleaned_data
+        if data.get("remove_id_number"):
+            return data["phone"], ""
+        return data["phone"], data["id_number"] or None
 
 
 class PasswordForm(forms.Form):

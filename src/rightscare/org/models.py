@@ -220,3 +220,7 @@ class ApiToken(models.Model):
         if self.expires_at <= timezone.now():
             return _("expired")
         return _("active")
+
+
+# The working calendars live in their own module; importing them here registers them with Django.
+from rightscare.org.calendar_models import CalendarException, DayKind, WorkingCalendar  # noqa: E402, F401

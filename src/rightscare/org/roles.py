@@ -35,6 +35,8 @@ class Capability(models.TextChoices):
     MANAGE_USERS = "manage_users", _("Manage users and grant roles")
     MANAGE_UNITS = "manage_units", _("Manage units")
     MANAGE_REGIONS = "manage_regions", _("Manage regions")
+    MANAGE_CALENDARS = "manage_calendars", _("Manage working calendars")
+    MANAGE_RESPONSIBILITY_LIST = "manage_responsibility_list", _("Manage the responsibility list and the categories")
     READ_AUDIT_LOG = "read_audit_log", _("Read the audit log")
 
 
@@ -50,7 +52,7 @@ CAPABILITIES: dict[Role, frozenset[Capability]] = {
     Role.RETURN_VISIT_OFFICER: frozenset({C.VIEW_ORGANISATION, C.TAKE_RATINGS}),
     Role.SUPERVISOR: frozenset({C.VIEW_ORGANISATION, C.SUPERVISE}),
     Role.UNIT_ADMIN: frozenset({C.VIEW_ORGANISATION, C.MANAGE_USERS, C.MANAGE_UNITS}),
-    Role.SYSTEM_ADMIN: frozenset({C.VIEW_ORGANISATION, C.MANAGE_USERS, C.MANAGE_UNITS, C.MANAGE_REGIONS}),
+    Role.SYSTEM_ADMIN: frozenset({C.VIEW_ORGANISATION, C.MANAGE_USERS, C.MANAGE_UNITS, C.MANAGE_REGIONS, C.MANAGE_CALENDARS, C.MANAGE_RESPONSIBILITY_LIST}),
     Role.AUDITOR: frozenset({C.VIEW_ORGANISATION, C.READ_AUDIT_LOG}),
 }
 

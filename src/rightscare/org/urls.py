@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from rightscare.org import views
+from rightscare.org import calendar_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -25,7 +25,15 @@ urlpatterns = [
     path("org/users/new/", views.user_create, name="user_create"),
     path("org/users/<int:pk>/", views.user_detail, name="user_detail"),
     path("org/users/<int:pk>/edit/", views.user_edit, name="user_edit"),
+    path("org/users/<int:pk>/id-number/", views.user_reveal_id_number, name="user_reveal_id_number"),
     path("org/users/<int:pk>/password/", views.user_set_password, name="user_set_password"),
     path("org/users/<int:pk>/grant/", views.membership_grant, name="membership_grant"),
     path("org/memberships/<int:pk>/revoke/", views.membership_revoke, name="membership_revoke"),
+    path("org/calendars/", calendar_views.calendar_list, name="calendar_list"),
+    path("org/calendars/new/", calendar_views.calendar_create, name="calendar_create"),
+    path("org/calendars/<int:pk>/", calendar_views.calendar_detail, name="calendar_detail"),
+    path("org/calendars/<int:pk>/edit/", calendar_views.calendar_edit, name="calendar_edit"),
+    path("org/calendars/<int:pk>/delete/", calendar_views.calendar_delete, name="calendar_delete"),
+    path("org/calendars/<int:pk>/days/", calendar_views.calendar_day_add, name="calendar_day_add"),
+    path("org/calendars/<int:pk>/days/remove/", calendar_views.calendar_day_remove, name="calendar_day_remove"),
 ]

@@ -13,6 +13,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Count, Q
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -26,10 +27,15 @@ from django_otp import login as otp_login
 from django_otp import match_token
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from rightscare.audit import services as audit
+from rightscare.audit.models import AuditAction
+from rightscare.audit.signals import client_address
+from rightscare.core import identity
 from rightscare.core.idempotency import run_once
-from rightscare.org import access, services
+from rightscare.org import access, selectors, services
 from rightscare.org.divisions import RegionLevel
 from rightscare.org.forms import (
+    ContactFieldsForm,
     GrantRoleForm,
     LoginForm,
     OtpForm,
@@ -42,7 +48,7 @@ from rightscare.org.forms import (
     UserEditForm,
 )
 from rightscare.org.http import StaffRequest
-from rightscare.org.models import ApiToken, Membership, Unit, UnitKind
+from rightscare.org.models import ApiToken, Membership, Unit, UnitKind, User
 from rightscare.org.roles import CAPABILITIES, Capability, Role
 
 PAGE_SIZE = 50
@@ -118,9 +124,19 @@ def two_factor_setup(request: StaffRequest) -> HttpResponse:
     form = OtpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if device.verify_token(form.cleaned_data["code"].strip()):
-            device.confirmed = True
-            device.save(update_fields=["confirmed"])
-            TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+            with transaction.atomic():
+                device.confirmed = True
+                device.save(update_fields=["confirmed"])
+                TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+                audit.record(
+                    actor=user,
+                    action=AuditAction.UPDATE,
+                    event="auth.two_factor_enabled",
+                    obj=user,
+                    unit=access.acting_unit(user),
+                    changes={"two_factor": audit.CHANGED},
+                    ip_address=client_address(request),
+                )
             otp_login(request, device)
             messages.success(request, _("Two-factor sign-in is on."))
             return redirect("home")
@@ -338,34 +354,88 @@ def unit_edit(request: StaffRequest, pk: int) -> HttpResponse:
 
 @login_required
 def user_list(request: StaffRequest) -> HttpResponse:
+    """Users in scope, searchable by username or name, or found by their exact phone number.
+
+    The phone search is a POST, so that the number never lands in a URL, the
+    browser history or an access log.
+    """
     _require(request, Capability.MANAGE_USERS)
     users = access.visible_users(request.user).order_by("username")
     query = request.GET.get("q", "").strip()
+    phone = request.POST.get("phone", "").strip() if request.method == "POST" else ""
+    phone_error = ""
+    if phone:
+        try:
+            users = selectors.find_users_by_phone(by=request.user, phone=phone).order_by("username")
+        except ValidationError as error:
+            phone_error = " ".join(error.message_dict["phone"])
+            users = users.none()
     if query:
         users = users.filter(Q(username__icontains=query) | Q(full_name__contains=query))
     page = Paginator(users, PAGE_SIZE).get_page(request.GET.get("page"))
     template = "org/user_list.html#results" if request.htmx else "org/user_list.html"
-    return render(request, template, {"page": page, "query": query})
+    context = {"page": page, "query": query, "phone": phone, "phone_error": phone_error}
+    return render(request, template, context, status=422 if phone_error else 200)
 
 
-@login_required
-def user_detail(request: StaffRequest, pk: int) -> HttpResponse:
-    _require(request, Capability.MANAGE_USERS)
-    person = access.access_managed_user(request.user, pk)
+def _render_user_detail(request: StaffRequest, person: User, *, edit_form: UserEditForm | None = None, id_number: str = "", status: int = 200) -> HttpResponse:
+    """The user's page: her phone in full (an audited read), her ID number masked unless ``id_number`` is given.
+
+    ``id_number`` is passed only by :func:`user_reveal_id_number`, which audited that read.
+    """
     memberships = person.memberships.select_related("unit", "granted_by", "revoked_by").order_by("revoked_at", "unit__path")
     managed_ids = set(access.manageable_units(request.user).values_list("pk", flat=True))
     rows = [(m, m.revoked_at is None and m.unit_id in managed_ids and Role(m.role) in access.grantable_roles(request.user, m.unit)) for m in memberships]
+    phone = services.read_user_contact(by=request.user, user=person, fields=("phone",))["phone"]
+    if edit_form is None:
+        initial = {"full_name": person.full_name, "email": person.email, "is_active": person.is_active, "phone": identity.format_phone(phone)}
+        edit_form = UserEditForm(initial=initial, has_id_number=bool(person.id_number))
     return render(
         request,
         "org/user_detail.html",
         {
             "person": person,
             "rows": rows,
+            "phone": identity.format_phone(phone),
+            "id_number_masked": identity.mask_id_number(person.id_number),
+            "id_number": id_number,
             "grant_form": GrantRoleForm(user=request.user),
-            "edit_form": UserEditForm(initial={"full_name": person.full_name, "email": person.email, "is_active": person.is_active}),
+            "edit_form": edit_form,
             "password_form": PasswordForm(),
         },
+        status=status,
     )
+
+
+@login_required
+def user_detail(request: StaffRequest, pk: int) -> HttpResponse:
+    _require(request, Capability.MANAGE_USERS)
+    person = access.access_managed_user(request.user, pk)
+    return _render_user_detail(request, person)
+
+
+@login_required
+@require_POST
+def user_reveal_id_number(request: StaffRequest, pk: int) -> HttpResponse:
+    """Show a user's full ID number, once, and record in the audit log who saw it.
+
+    A POST, because looking is an audited act; htmx gets the ID-number fragment, a
+    plain form the whole page.
+    """
+    _require(request, Capability.MANAGE_USERS)
+    person = access.access_managed_user(request.user, pk)
+    id_number = services.read_user_contact(by=request.user, user=person, fields=("id_number",))["id_number"]
+    if request.htmx:
+        context = {"person": person, "id_number": id_number, "id_number_masked": identity.mask_id_number(id_number)}
+        return render(request, "org/user_detail.html#id_number", context)
+    return _render_user_detail(request, person, id_number=id_number)
+
+
+def _offer_confirmation(form: ContactFieldsForm, error: ValidationError) -> None:
+    """Show the service's errors and, for an ID-number warning, the confirmation checkbox."""
+    _apply_errors(form, error)
+    if hasattr(error, "error_dict") and any(e.code == services.NEEDS_CONFIRMATION for e in error.error_dict.get("id_number", [])):
+        form.ask_confirmation()
 
 
 @login_required
@@ -388,13 +458,16 @@ def user_create(request: StaffRequest) -> HttpResponse:
                         password=data["password"],
                         unit=data["unit"],
                         role=data["role"],
+                        phone=data["phone"],
+                        id_number=data["id_number"],
+                        confirm_warnings=form.confirmed,
                     ).pk
                 ),
             )
             messages.success(request, _("The user has been created."))
             return redirect("user_detail", pk=int(result))
         except ValidationError as error:
-            _apply_errors(form, error)
+            _offer_confirmation(form, error)
         except PermissionDenied:
             form.add_error("role", _("You may not grant this role in this unit."))
     return render(request, "org/user_form.html", {"form": form}, status=422 if form.errors else 200)
@@ -405,18 +478,21 @@ def user_create(request: StaffRequest) -> HttpResponse:
 def user_edit(request: StaffRequest, pk: int) -> HttpResponse:
     _require(request, Capability.MANAGE_USERS)
     person = access.access_managed_user(request.user, pk)
-    form = UserEditForm(request.POST)
+    form = UserEditForm(request.POST, has_id_number=bool(person.id_number))
     if form.is_valid():
+        data = form.cleaned_data
+        phone, id_number = form.contact_changes()
         try:
-            services.update_user(by=request.user, user=person, **form.cleaned_data)
+            # One transaction: a refused phone or ID number leaves the name unchanged too.
+            with transaction.atomic():
+                services.update_user(by=request.user, user=person, full_name=data["full_name"], email=data["email"], is_active=data["is_active"])
+                services.set_user_contact(by=request.user, user=person, phone=phone, id_number=id_number, confirm_warnings=form.confirmed)
             messages.success(request, _("The user has been saved."))
             return redirect("user_detail", pk=person.pk)
         except ValidationError as error:
-            _apply_errors(form, error)
-    for error_list in form.errors.values():
-        for message in error_list:
-            messages.error(request, str(message))
-    return redirect("user_detail", pk=person.pk)
+            person.refresh_from_db()
+            _offer_confirmation(form, error)
+    return _render_user_detail(request, person, edit_form=form, status=422)
 
 
 @login_required

@@ -12,6 +12,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from rightscare.audit import services as audit
+from rightscare.audit.models import AuditAction
 from rightscare.org import access, services
 from rightscare.org.management.commands.import_regions import acting_system_admin
 from rightscare.org.models import Membership, Region, Unit, UnitFamily, UnitKind, User
@@ -81,7 +83,17 @@ class Command(BaseCommand):
         with transaction.atomic():
             user.set_password(password)
             user.save()
-            Membership.objects.create(user=user, unit=unit, role=Role.SYSTEM_ADMIN, granted_by=None)
+            membership = Membership.objects.create(user=user, unit=unit, role=Role.SYSTEM_ADMIN, granted_by=None)
+            fields = {"username": user.username, "full_name": user.full_name, "email": user.email, "password": user.password}
+            audit.record(actor=None, action=AuditAction.CREATE, event="org.bootstrap", obj=user, unit=unit, changes=audit.diff({}, fields, secret={"password"}))
+            audit.record(
+                actor=None,
+                action=AuditAction.GRANT,
+                event="org.bootstrap",
+                obj=membership,
+                unit=unit,
+                changes={"user": audit.plain(user), "unit": audit.plain(unit), "role": membership.role},
+            )
         access.forget_grants(user)
         return user
 

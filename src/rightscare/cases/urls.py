@@ -1,0 +1,37 @@
+from django.urls import path
+
+from rightscare.cases import views
+
+urlpatterns = [
+    path("cases/", views.case_search, name="case_search"),
+    path("cases/dispatch/", views.dispatch_queues, name="dispatch_queues"),
+    path("cases/inbox/", views.unit_inbox, name="work_order_inbox"),
+    path("cases/<int:pk>/", views.case_detail, name="case_detail"),
+    path("cases/<int:pk>/timeline/", views.case_timeline, name="case_timeline"),
+    path("cases/<int:pk>/dispatch/", views.case_dispatch, name="case_dispatch"),
+    path("cases/<int:pk>/transfer/", views.case_transfer, name="case_transfer"),
+    path("cases/<int:pk>/merge/", views.case_merge, name="case_merge"),
+    path("cases/<int:pk>/unmerge/", views.case_unmerge, name="case_unmerge"),
+    path("cases/<int:pk>/decline/", views.case_decline, name="case_decline"),
+    path("cases/<int:pk>/close/", views.case_close, name="case_close"),
+    path("cases/<int:pk>/attachments/", views.attachment_upload, name="attachment_upload"),
+    path("cases/<int:pk>/attachments/<int:attachment_id>/", views.attachment_download, name="attachment_download"),
+    path("cases/transfers/<int:pk>/", views.transfer_decide, name="transfer_decide"),
+    path("cases/work-orders/<int:pk>/sign-for/", views.work_order_action, {"action": "sign_for"}, name="work_order_sign_for"),
+    path("cases/work-orders/<int:pk>/return/", views.work_order_action, {"action": "return"}, name="work_order_return"),
+    path("cases/work-orders/<int:pk>/rule-return/", views.work_order_action, {"action": "rule_return"}, name="work_order_rule_return"),
+    path("cases/work-orders/<int:pk>/first-contact/", views.work_order_action, {"action": "first_contact"}, name="work_order_first_contact"),
+    path("cases/work-orders/<int:pk>/note/", views.work_order_action, {"action": "note"}, name="work_order_note"),
+    path("cases/work-orders/<int:pk>/complete/", views.work_order_action, {"action": "complete"}, name="work_order_complete"),
+    path("cases/work-orders/<int:pk>/review/", views.work_order_action, {"action": "review"}, name="work_order_review"),
+    path("cases/work-orders/<int:pk>/forward/", views.work_order_action, {"action": "forward"}, name="work_order_forward"),
+    path("cases/admin/rules/", views.rule_list, name="rule_list"),
+    path("cases/admin/rules/new/", views.rule_create, name="rule_create"),
+    path("cases/admin/rules/<int:pk>/edit/", views.rule_edit, name="rule_edit"),
+    path("cases/admin/rules/<int:pk>/retire/", views.rule_retire, name="rule_retire"),
+    path("cases/admin/rules/<int:pk>/history/", views.rule_history, name="rule_history"),
+    path("cases/admin/categories/", views.category_list, name="category_list"),
+    path("cases/admin/categories/new/", views.category_create, name="category_create"),
+    path("cases/admin/categories/<int:pk>/edit/", views.category_edit, name="category_edit"),
+    path("cases/admin/categories/<int:pk>/history/", views.category_history, name="category_history"),
+]

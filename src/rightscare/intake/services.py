@@ -1,0 +1,314 @@
+"""Recording contacts and turning them into cases (PRODUCT.md C2)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from rightscare.audit.models import AuditAction
+from rightscare.audit.services import record
+from rightscare.cases.events import record_event
+from rightscare.cases.models import Case, Category, EmergencyHandoff, EventKind, LegalBasis, PartyRole, RequestType, Urgency, WorkOrder
+from rightscare.cases.services import PartyInput, answer_directly, dispatch_case, record_emergency_handoff, register_case, suggest_dispatch
+from rightscare.core import identity
+from rightscare.core.fields import BlindIndexField
+from rightscare.intake.models import Channel, Contact, Outcome
+from rightscare.org import access
+from rightscare.org.models import Region, Unit
+from rightscare.org.roles import Capability
+from rightscare.registry.models import Person, Sex
+from rightscare.registry.services import SafeContactInput, record_person
+
+
+def _phone_index(normalised: str) -> str:
+    field = Contact._meta.get_field("caller_phone_index")
+    assert isinstance(field, BlindIndexField)
+    return field.digest(normalised)
+
+
+def record_contact(
+    *,
+    by: Any,
+    unit: Unit,
+    channel: str,
+    content: str,
+    caller: Person | None = None,
+    caller_phone: str = "",
+    case: Case | None = None,
+    outcome: str = Outcome.NEW_CASE,
+    occurred_at: datetime | None = None,
+    external_ticket_number: str = "",
+    external_deadline: datetime | None = None,
+) -> Contact:
+    """Record one interaction (a call, a visit, a letter…) for ``unit``, optionally on a case.
+
+    The caller's number is normalised, stored encrypted and indexed for the
+    caller-history lookup; a transfer from the 12345 platform keeps its ticket
+    number and deadline.
+    """
+    if unit not in access.units_with_capability(by, Capability.RECORD_CONTACTS) and unit not in access.units_with_capability(by, Capability.DISPATCH_CASES):
+        raise PermissionDenied
+    errors: dict[str, list[str]] = {}
+    if channel not in Channel.values:
+        errors["channel"] = [_("Unknown channel.")]
+    if outcome not in Outcome.values:
+        errors["outcome"] = [_("Unknown outcome.")]
+    if channel == Channel.PLATFORM_12345 and not external_ticket_number.strip():
+        errors["external_ticket_number"] = [_("A transfer from 12345 needs its ticket number.")]
+    normalised = ""
+    if caller_phone.strip():
+        try:
+            normalised = identity.normalise_phone(caller_phone)
+        except ValidationError as error:
+            errors["caller_phone"] = list(error.messages)
+    if errors:
+        raise ValidationError(errors)
+    if case is not None and not Case.objects.visible_to(by).filter(pk=case.pk).exists():
+        raise PermissionDenied
+    with transaction.atomic():
+        contact = Contact.objects.create(
+            channel=channel,
+            occurred_at=occurred_at or timezone.now(),
+            operator=by,
+            unit=unit,
+            caller=caller,
+            caller_phone=normalised,
+            caller_phone_index=_phone_index(normalised) if normalised else "",
+            content=content.strip(),
+            outcome=outcome,
+            case=case,
+            external_ticket_number=external_ticket_number.strip(),
+            external_deadline=external_deadline,
+        )
+        if case is not None:
+            record_event(case=case, kind=EventKind.CONTACT, actor=by, unit=unit, data={"contact": contact.pk, "channel": channel})
+        record(
+            actor=by,
+            action=AuditAction.CREATE,
+            event="intake.record_contact",
+            obj=contact,
+            unit=unit,
+            changes={"channel": channel, "caller_phone": "changed" if normalised else None},
+        )
+    return contact
+
+
+def attach_contact(*, contact: Contact, case: Case, by: Any) -> Contact:
+    """Attach a contact to another case (or a first one): it then counts there."""
+    if not access.member_of_any(by, {contact.unit_id}) or not Case.objects.visible_to(by).filter(pk=case.pk).exists():
+        raise PermissionDenied
+    with transaction.atomic():
+        previous = contact.case_id
+        contact.case = case
+        contact.outcome = Outcome.ATTACHED if previous is None or previous != case.pk else contact.outcome
+        contact.save(update_fields=["case", "outcome", "updated_at"])
+        record_event(case=case, kind=EventKind.CONTACT, actor=by, unit=contact.unit, data={"contact": contact.pk, "attached_from": previous})
+        record(actor=by, action=AuditAction.UPDATE, event="intake.attach_contact", obj=contact, unit=contact.unit, changes={"case": [previous, case.pk]})
+    return contact
+
+
+def detach_contact(*, contact: Contact, by: Any) -> Contact:
+    """Take a contact off its case (it stays, without a case, in the unit's contacts)."""
+    if not access.member_of_any(by, {contact.unit_id}):
+        raise PermissionDenied
+    with transaction.atomic():
+        previous = contact.case_id
+        contact.case = None
+        contact.outcome = Outcome.NO_ACTION
+        contact.save(update_fields=["case", "outcome", "updated_at"])
+        record(actor=by, action=AuditAction.UPDATE, event="intake.detach_contact", obj=contact, unit=contact.unit, changes={"case": [previous, None]})
+    return contact
+
+
+# --- taking a call: the intake screen's one save ------------------------------------------
+
+
+@dataclass(frozen=True)
+class PersonDetails:
+    """A person told about on the phone (a new caller, a respondent, a reporter)."""
+
+    name: str = ""
+    sex: str = Sex.UNKNOWN
+    approximate_age: int | None = None
+    id_number: str = ""
+    confirm_id_warnings: bool = False
+    phone: str = ""
+    phone_shared: bool = False
+    safe_contact: SafeContactInput | None = None
+
+
+@dataclass(frozen=True)
+class HandoffDetails:
+    """The hand-off of an emergency to 110/120/119."""
+
+    service: str
+    at: datetime | None = None
+    incident_number: str = ""
+
+
+@dataclass(frozen=True)
+class TakenCall:
+    """What one save of the intake screen recorded."""
+
+    case: Case
+    contact: Contact
+    work_orders: list[WorkOrder]
+    handoff: EmergencyHandoff | None
+
+
+#: Which of ``record_person``'s error keys belong to which field of the person's part of the screen.
+_PERSON_FIELDS = {"phones": "phone", "id_number": "id_number", "approximate_age": "age", "sex": "sex", "guardian": "name"}
+
+
+def _record_person_for(*, by: Any, unit: Unit, details: PersonDetails, prefix: str) -> Person:
+    """``record_person`` with its errors named after the screen's fields (``caller_phone``…)."""
+    try:
+        return record_person(
+            by=by,
+            unit=unit,
+            name=details.name,
+            sex=details.sex,
+            approximate_age=details.approximate_age,
+            id_number=details.id_number,
+            confirm_id_warnings=details.confirm_id_warnings,
+            phones=[(details.phone, details.phone_shared)] if details.phone.strip() else [],
+            safe_contact=details.safe_contact,
+        )
+    except ValidationError as error:
+        raise ValidationError({f"{prefix}_{_PERSON_FIELDS.get(name, name)}": found for name, found in error.message_dict.items()}) from error
+
+
+def default_legal_basis(*, urgency: str, reporting_institution: Unit | None) -> str:
+    """The basis for sharing her data with the units a case is sent to, unless the dispatcher says otherwise:
+    an emergency; a statutory duty for a mandatory report; her consent otherwise."""
+    if urgency == Urgency.EMERGENCY:
+        return LegalBasis.EMERGENCY
+    if reporting_institution is not None:
+        return LegalBasis.STATUTORY_DUTY
+    return LegalBasis.CONSENT
+
+
+def take_call(
+    *,
+    by: Any,
+    unit: Unit,
+    channel: str,
+    content: str,
+    request_type: str,
+    category: Category,
+    region: Region,
+    caller_phone: str = "",
+    caller: Person | None = None,
+    new_caller: PersonDetails | None = None,
+    urgency: str = Urgency.NORMAL,
+    address: str = "",
+    location_confidential: bool = False,
+    respondent: PersonDetails | None = None,
+    respondent_organisation: str = "",
+    reporter: PersonDetails | None = None,
+    reporter_confidential: bool = True,
+    reporting_institution: Unit | None = None,
+    police_notified: bool = False,
+    police_incident_number: str = "",
+    accused_unit: Unit | None = None,
+    external_ticket_number: str = "",
+    external_deadline: datetime | None = None,
+    handoff: HandoffDetails | None = None,
+    reply: str = "",
+    dispatch_from: Unit | None = None,
+    expected_units: Sequence[int] | None = None,
+    legal_basis: str = "",
+) -> TakenCall:
+    """Record a call as a new case in one transaction: the people, the case, the contact, and
+    (when asked) the emergency hand-off, the direct answer or the dispatch on the suggestion.
+
+    * ``caller`` is a person already on file; otherwise ``new_caller`` is recorded (with the
+      caller's phone and her safe-contact instructions); neither for an anonymous call.
+    * ``reply`` answers a consultation on the spot and closes it (直接答复).
+    * ``dispatch_from`` dispatches at once, from that unit, to the units the responsibility
+      list suggests; ``expected_units`` are the ids the operator saw suggested (lead first):
+      if the suggestion changed since, nothing is saved.
+
+    Every step goes through its own service (permission, validation, timeline, audit); an
+    error in any of them rolls the whole call back, so nothing is half saved. Errors name
+    the screen's fields (``caller_phone``, ``respondent_id_number``, ``dispatch_now``…).
+    """
+    if reply.strip() and request_type != RequestType.CONSULTATION:
+        raise ValidationError({"reply": [_("Only a consultation can be answered on the spot.")]})
+    if reply.strip() and dispatch_from is not None:
+        raise ValidationError({"dispatch_now": [_("A consultation answered on the spot is closed: it is not dispatched.")]})
+    suggestion = None
+    if dispatch_from is not None:
+        suggestion = suggest_dispatch(dispatching_unit=dispatch_from, category=category, region=region, accused_unit=accused_unit)
+        if suggestion.lead is None:
+            raise ValidationError({"dispatch_now": [_("The responsibility list suggests no unit for this category and place: save without dispatching.")]})
+        suggested = [suggestion.lead.pk, *(u.pk for u in suggestion.cohandlers)]
+        if expected_units is not None and list(expected_units) != suggested:
+            raise ValidationError({"dispatch_now": [_("The suggested units have changed: check them and save again.")]})
+    with transaction.atomic():
+        if caller is None and new_caller is not None:
+            caller = _record_person_for(by=by, unit=unit, details=new_caller, prefix="caller")
+        parties: list[PartyInput] = []
+        if respondent is not None:
+            parties.append(PartyInput(role=PartyRole.RESPONDENT, person=_record_person_for(by=by, unit=unit, details=respondent, prefix="respondent")))
+        if respondent_organisation.strip():
+            parties.append(PartyInput(role=PartyRole.RESPONDENT, organisation_name=respondent_organisation))
+        if reporter is not None:
+            person = _record_person_for(by=by, unit=unit, details=reporter, prefix="reporter")
+            parties.append(PartyInput(role=PartyRole.REPORTER, person=person, confidential=reporter_confidential))
+        elif reporting_institution is not None:
+            parties.append(PartyInput(role=PartyRole.REPORTER, organisation_name=reporting_institution.name, confidential=reporter_confidential))
+        case = register_case(
+            by=by,
+            unit=unit,
+            request_type=request_type,
+            category=category,
+            summary=content,
+            region=region,
+            address=address,
+            urgency=urgency,
+            petitioner=caller,
+            parties=parties,
+            location_confidential=location_confidential,
+            accused_unit=accused_unit,
+            reporting_institution=reporting_institution,
+            police_notified=police_notified,
+            police_incident_number=police_incident_number,
+        )
+        contact = record_contact(
+            by=by,
+            unit=unit,
+            channel=channel,
+            content=content,
+            caller=caller,
+            caller_phone=caller_phone,
+            case=case,
+            outcome=Outcome.ANSWERED if reply.strip() else Outcome.NEW_CASE,
+            external_ticket_number=external_ticket_number,
+            external_deadline=external_deadline,
+        )
+        recorded_handoff = None
+        if handoff is not None:
+            recorded_handoff = record_emergency_handoff(case=case, by=by, service=handoff.service, incident_number=handoff.incident_number, at=handoff.at)
+        orders: list[WorkOrder] = []
+        if reply.strip():
+            case = answer_directly(case=case, by=by, reply=reply)
+        elif dispatch_from is not None and suggestion is not None and suggestion.lead is not None:
+            orders = dispatch_case(
+                case=case,
+                by=by,
+                dispatching_unit=dispatch_from,
+                lead=suggestion.lead,
+                cohandlers=suggestion.cohandlers,
+                legal_basis=legal_basis or default_legal_basis(urgency=urgency, reporting_institution=reporting_institution),
+                time_class=suggestion.time_class,
+            )
+        case.refresh_from_db()
+    return TakenCall(case=case, contact=contact, work_orders=orders, handoff=recorded_handoff)

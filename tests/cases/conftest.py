@@ -14,7 +14,12 @@ from rightscare.org.models import User
 def demo_org(db):
     """The demo organisation and responsibility list, without the demo's played cases."""
     from rightscare.cases import demo as cases_demo
+    from rightscare.cases.models import Category
+    from rightscare.cases.taxonomy import seed_categories
     from rightscare.org.demo import load_demo
+
+    # A transactional test empties the database, migration-seeded rows included.
+    seed_categories(Category)
 
     with mock.patch("rightscare.org.demo.DEMO_EXTENSIONS", ("tests.cases.conftest.load_rules_only",)):
         load_demo(stdout=io.StringIO())

@@ -50,8 +50,13 @@ class CountingPage:
 
 @pytest.fixture
 def demo_org(transactional_db):
+    from rightscare.cases.models import Category
+    from rightscare.cases.taxonomy import seed_categories
     from rightscare.org.demo import load_demo
 
+    # Browser tests commit their data and the database is emptied after each one,
+    # migration-seeded rows included: put the taxonomy back first.
+    seed_categories(Category)
     with mock.patch("rightscare.org.demo.DEMO_EXTENSIONS", ("tests.cases.conftest.load_rules_only",)):
         load_demo(stdout=io.StringIO())
     for user in User.objects.all():

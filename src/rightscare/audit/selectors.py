@@ -41,7 +41,7 @@ class AuditFilter:
 
 def _id_or_text(id_field: str, label_field: str, text: str) -> Q:
     condition = Q(**{f"{label_field}__icontains": text})
-    if text.isdigit() and len(text) <= MAX_ID_DIGITS:
+    if text.isascii() and text.isdigit() and len(text) <= MAX_ID_DIGITS:
         condition |= Q(**{id_field: int(text)})
     return condition
 

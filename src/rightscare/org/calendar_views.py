@@ -234,7 +234,7 @@ def calendar_create(request: StaffRequest) -> HttpResponse:
     """Give a region a calendar of its own (it follows the calendar above until days are added)."""
     _require(request)
     initial: dict[str, Any] = {}
-    if request.GET.get("region", "").isdigit():
+    if request.GET.get("region", "").isascii() and request.GET.get("region", "").isdigit():
         initial["region"] = request.GET["region"]
     if request.method == "POST":
         # A second submission of the same form finds its region taken (by itself): answer as the first did.

@@ -162,10 +162,14 @@ class DemoLogin:
 
 def generate_password() -> str:
     """A fresh random password for this installation's demo accounts (never a constant)."""
+    # Checked against every demo account: a random token can, rarely, resemble a username.
+    accounts = [User(username=spec.username, full_name=spec.full_name) for spec in DEMO_USERS]
     while True:
         candidate = secrets.token_urlsafe(12)
         try:
             validate_password(candidate)
+            for account in accounts:
+                validate_password(candidate, account)
         except ValidationError:
             continue
         return candidate

@@ -136,7 +136,7 @@ class UserCreateForm(GrantRoleForm, ContactFieldsForm):
     username = forms.CharField(label=_("Username"), max_length=150)
     full_name = forms.CharField(label=_("Full name"), max_length=100)
     email = forms.EmailField(label=_("E-mail"), required=False)
-    password = forms.CharField(label=_("Initial password"), widget=forms.PasswordInput(render_value=False), strip=False)
+    password = forms.CharField(label=_("Initial password"), widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}), strip=False)
 
     field_order = ["username", "full_name", "email", "phone", "id_number", "confirm_warnings", "password", "unit", "role"]
 
@@ -167,7 +167,7 @@ class UserEditForm(ContactFieldsForm):
 
 
 class PasswordForm(forms.Form):
-    password = forms.CharField(label=_("New password"), widget=forms.PasswordInput, strip=False)
+    password = forms.CharField(label=_("New password"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}), strip=False)
 
 
 class TokenForm(OnceForm):
@@ -177,5 +177,9 @@ class TokenForm(OnceForm):
 
 class OtpForm(forms.Form):
     code = forms.RegexField(
-        label=_("Code from your authenticator app"), regex=r"^\s*\d{6}\s*$", max_length=8, error_messages={"invalid": _("Enter the six digits your app shows.")}
+        label=_("Code from your authenticator app"),
+        regex=r"^\s*\d{6}\s*$",
+        max_length=8,
+        error_messages={"invalid": _("Enter the six digits your app shows.")},
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
     )

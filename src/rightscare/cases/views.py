@@ -72,6 +72,7 @@ from rightscare.cases.models import (
     WorkOrderStatus,
 )
 from rightscare.core.errors import Conflict
+from rightscare.core.forms import apply_errors
 from rightscare.core.idempotency import run_once
 from rightscare.org import access
 from rightscare.org.http import StaffRequest
@@ -97,15 +98,6 @@ def _posted(request: StaffRequest) -> Any:
 
 def _posted_files(request: StaffRequest) -> Any:
     return request.FILES if request.method == "POST" else None
-
-
-def _apply_errors(form: Form, error: ValidationError) -> None:
-    """Show a service's validation errors on the fields they name (the rest above the form)."""
-    if hasattr(error, "error_dict"):
-        for name, found in error.message_dict.items():
-            form.add_error(name if name in form.fields else None, found)
-    else:
-        form.add_error(None, error.messages)
 
 
 def access_case(user: Any, pk: int) -> Case:
@@ -378,7 +370,7 @@ def case_dispatch(request: StaffRequest, pk: int) -> HttpResponse:
             _result, ran = run_once(user_id=request.user.pk, scope=f"page:dispatch_case:{case.pk}", key=data["idempotency_key"], create=dispatch)
             return _done(request, case.pk, _("The case has been dispatched."), ran)
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         except Conflict as error:
             return _render_form(request, "cases/dispatch_form.html", context, form, conflict=str(error))
     return _render_form(request, "cases/dispatch_form.html", context, form)
@@ -417,7 +409,7 @@ def case_transfer(request: StaffRequest, pk: int) -> HttpResponse:
             )
             return _done(request, case.pk, _("The transfer has been requested; the receiving unit must accept it."), ran)
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         except Conflict as error:
             return _render_form(request, "cases/transfer_form.html", context, form, conflict=str(error))
     return _render_form(request, "cases/transfer_form.html", context, form)
@@ -451,7 +443,7 @@ def transfer_decide(request: StaffRequest, pk: int) -> HttpResponse:
                 create=lambda: str(services.decide_transfer(transfer=transfer, by=request.user, accept=accept, note=data["note"]).pk),
             )
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         except Conflict as error:
             return _render_form(request, "cases/transfer_decide.html", context, form, conflict=str(error))
         else:
@@ -491,7 +483,7 @@ def case_merge(request: StaffRequest, pk: int) -> HttpResponse:
                 )
                 return _done(request, case.pk, _("The case has been merged into %(number)s.") % {"number": into.number}, ran)
             except ValidationError as error:
-                _apply_errors(form, error)
+                apply_errors(form, error)
             except Conflict as error:
                 return _render_form(request, "cases/merge_form.html", context, form, conflict=str(error))
     return _render_form(request, "cases/merge_form.html", context, form)
@@ -552,7 +544,7 @@ def _case_action(request: StaffRequest, pk: int, name: str) -> HttpResponse:
             )
             return _done(request, case.pk, str(action.done), ran)
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         except Conflict as error:
             return _render_form(request, "cases/case_action.html", context, form, conflict=str(error))
     return _render_form(request, "cases/case_action.html", context, form)
@@ -702,7 +694,7 @@ def work_order_action(request: StaffRequest, pk: int, action: str) -> HttpRespon
             )
             return _done(request, order.case_id, str(spec.done), ran, anchor=f"#work-order-{order.pk}")
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         except Conflict as error:
             return _render_form(request, "cases/work_order_action.html", context, form, conflict=str(error))
     return _render_form(request, "cases/work_order_action.html", context, form)
@@ -731,7 +723,7 @@ def attachment_upload(request: StaffRequest, pk: int) -> HttpResponse:
             )
             return _done(request, case.pk, _("The file has been attached."), ran, anchor="#attachments")
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
     return _render_form(request, "cases/attachment_form.html", context, form)
 
 
@@ -900,7 +892,7 @@ def _rule_form_view(request: StaffRequest, rule: ResponsibilityRule | None) -> H
             messages.success(request, _("The responsibility list has been saved.") if ran else _("This was already done: the form was sent twice."))
             return redirect("rule_history", pk=int(result))
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         except Conflict as error:
             return _render_form(request, "cases/rule_form.html", context, form, conflict=str(error))
     return _render_form(request, "cases/rule_form.html", context, form)
@@ -987,7 +979,7 @@ def _category_form_view(request: StaffRequest, category: Category | None) -> Htt
             messages.success(request, _("The category has been saved.") if ran else _("This was already done: the form was sent twice."))
             return redirect("category_history", pk=int(result))
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         except Conflict as error:
             return _render_form(request, "cases/category_form.html", context, form, conflict=str(error))
     return _render_form(request, "cases/category_form.html", context, form)

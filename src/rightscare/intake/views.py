@@ -20,7 +20,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
-from django.forms import Form
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -34,6 +33,7 @@ from rightscare.cases import services as case_services
 from rightscare.cases.models import Case, DutyShift, Urgency
 from rightscare.core import identity
 from rightscare.core.errors import Conflict
+from rightscare.core.forms import apply_errors
 from rightscare.core.idempotency import run_once
 from rightscare.intake import services
 from rightscare.intake.forms import AttachContactForm, ContactFilterForm, DutyShiftForm, IntakeForm, known_callers
@@ -51,15 +51,6 @@ ROSTER_PAGE_SIZE = 30
 def _require(request: StaffRequest, capability: Capability) -> None:
     if not access.has_capability(request.user, capability):
         raise PermissionDenied
-
-
-def _apply_errors(form: Form, error: ValidationError) -> None:
-    """Show a service's validation errors on the fields they name (the rest above the form)."""
-    if hasattr(error, "error_dict"):
-        for name, found in error.message_dict.items():
-            form.add_error(name if name in form.fields else None, found)
-    else:
-        form.add_error(None, error.messages)
 
 
 def case_url(case_pk: int) -> str:
@@ -224,7 +215,7 @@ def take_call(request: StaffRequest) -> HttpResponse:
 
         result, ran = run_once(user_id=request.user.pk, scope="page:take_call", key=data["idempotency_key"], create=save)
     except ValidationError as error:
-        _apply_errors(form, error)
+        apply_errors(form, error)
         return _screen(request, form, status=422)
     except (Conflict, PermissionDenied) as error:
         form.add_error(None, str(error) or _("You may not record this call for this unit."))
@@ -335,7 +326,7 @@ def contact_attach(request: StaffRequest, pk: int) -> HttpResponse:
                 create=lambda: str(services.attach_contact(contact=contact, case=case, by=request.user).case_id),
             )
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.success(request, _("The contact is now on case %(number)s.") % {"number": case.number})
             return redirect("intake_contact_detail", pk=contact.pk)
@@ -420,7 +411,7 @@ def duty_add(request: StaffRequest, pk: int) -> HttpResponse:
                 ),
             )
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
         else:
             if ran:
                 messages.success(request, _("The shift has been added."))

@@ -11,7 +11,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
-from django.forms import Form
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -21,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_POST
 
+from rightscare.core.forms import apply_errors
 from rightscare.core.idempotency import MAX_KEY_LENGTH, run_once
 from rightscare.core.models import IdempotencyRecord
 from rightscare.core.workcalendar import MAX_YEAR, MIN_YEAR
@@ -46,14 +46,6 @@ WEEKDAY_INITIALS = (
 def _require(request: StaffRequest) -> None:
     if not access.has_capability(request.user, Capability.MANAGE_CALENDARS):
         raise PermissionDenied
-
-
-def _apply_errors(form: Form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for name, problems in error.message_dict.items():
-            form.add_error(name if name in form.fields else None, problems)
-    else:
-        form.add_error(None, error.messages)
 
 
 def _calendar(pk: int) -> WorkingCalendar:
@@ -194,7 +186,7 @@ def calendar_day_add(request: StaffRequest, pk: int) -> HttpResponse:
             messages.success(request, _("%(date)s has been entered.") % {"date": data["date"].isoformat()})
             return redirect(f"{reverse('calendar_detail', args=[calendar.pk])}?year={data['date'].year}")
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
     year = form.cleaned_data["date"].year if form.cleaned_data.get("date") else _year(request, timezone.localdate().year)
     return _render_detail(request, calendar, year=year, day_form=form, status=422)
 
@@ -263,7 +255,7 @@ def calendar_create(request: StaffRequest) -> HttpResponse:
             messages.success(request, _("The calendar has been created."))
             return redirect("calendar_detail", pk=int(result))
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
     return render(request, "org/calendar_form.html", {"form": form, "calendar": None}, status=422 if form.errors else 200)
 
 
@@ -282,7 +274,7 @@ def calendar_edit(request: StaffRequest, pk: int) -> HttpResponse:
             messages.success(request, _("The calendar has been saved."))
             return redirect("calendar_detail", pk=calendar.pk)
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
     return render(request, "org/calendar_form.html", {"form": form, "calendar": calendar}, status=422 if form.errors else 200)
 
 

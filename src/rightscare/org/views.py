@@ -15,7 +15,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, Q
-from django.forms import Form
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -31,6 +30,7 @@ from rightscare.audit import services as audit
 from rightscare.audit.models import AuditAction
 from rightscare.audit.signals import client_address
 from rightscare.core import identity
+from rightscare.core.forms import apply_errors
 from rightscare.core.idempotency import run_once
 from rightscare.org import access, selectors, services
 from rightscare.org.divisions import RegionLevel
@@ -57,15 +57,6 @@ PAGE_SIZE = 50
 def _require(request: StaffRequest, capability: Capability) -> None:
     if not access.has_capability(request.user, capability):
         raise PermissionDenied
-
-
-def _apply_errors(form: Form, error: ValidationError) -> None:
-    """Show a service's validation errors on the form fields they name."""
-    if hasattr(error, "error_dict"):
-        for name, messages_ in error.message_dict.items():
-            form.add_error(name if name in form.fields else None, messages_)
-    else:
-        form.add_error(None, error.messages)
 
 
 # --- sign-in ------------------------------------------------------------------
@@ -231,7 +222,7 @@ def _region_form_view(request: StaffRequest, *, region: Any = None) -> HttpRespo
             messages.success(request, _("The region has been saved."))
             return redirect("region_detail", pk=region.pk)
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
     return render(request, "org/region_form.html", {"form": form, "region": region}, status=422 if form.errors else 200)
 
 
@@ -334,7 +325,7 @@ def _unit_form_view(request: StaffRequest, *, unit: Unit | None = None) -> HttpR
             messages.success(request, _("The unit has been saved."))
             return redirect("unit_detail", pk=unit.pk)
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
     return render(request, "org/unit_form.html", {"form": form, "unit": unit}, status=422 if form.errors else 200)
 
 
@@ -433,7 +424,7 @@ def user_reveal_id_number(request: StaffRequest, pk: int) -> HttpResponse:
 
 def _offer_confirmation(form: ContactFieldsForm, error: ValidationError) -> None:
     """Show the service's errors and, for an ID-number warning, the confirmation checkbox."""
-    _apply_errors(form, error)
+    apply_errors(form, error)
     if hasattr(error, "error_dict") and any(e.code == services.NEEDS_CONFIRMATION for e in error.error_dict.get("id_number", [])):
         form.ask_confirmation()
 
@@ -578,7 +569,7 @@ def token_list(request: StaffRequest) -> HttpResponse:
             else:
                 messages.info(request, _("This token was already created; its value was shown once."))
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_errors(form, error)
     tokens = ApiToken.objects.filter(user=request.user)
     return render(request, "org/token_list.html", {"form": form, "tokens": tokens, "shown": shown}, status=422 if form.errors else 200)
 

@@ -13,6 +13,7 @@ A new channel is one class and one :func:`register_sender` call.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -30,7 +31,7 @@ class PermanentDeliveryError(DeliveryError):
     """The message cannot be delivered however often it is tried."""
 
 
-class Sender:
+class Sender(ABC):
     """Delivers messages of one channel."""
 
     #: The channel code stored on messages.
@@ -42,9 +43,9 @@ class Sender:
     reaches_users: bool = True
     reaches_addresses: bool = True
 
+    @abstractmethod
     def deliver(self, message: Message) -> None:
         """Hand ``message`` to the gateway; raise :class:`DeliveryError` when it refuses."""
-        raise NotImplementedError
 
 
 _SENDERS: dict[str, Sender] = {}

@@ -975,10 +975,6 @@ def location_visible_to(user: Any, case: Case) -> bool:
     return access.covers_region(user, case.region, frozenset({Capability.DISPATCH_CASES, Capability.SUPERVISE}))
 
 
-def changes_of(case: Case, **after: Any) -> dict[str, Any]:
-    return diff({k: getattr(case, k) for k in after}, after, secret={"address"})
-
-
 # --- attachments ----------------------------------------------------------------------------
 
 

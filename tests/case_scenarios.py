@@ -19,6 +19,8 @@ from rightscare.org.divisions import RegionLevel
 from rightscare.org.models import Unit, User
 from rightscare.registry.models import Person, Sex
 from rightscare.registry.services import record_person
+from rightscare.supervision.models import ClockPause, ClockPolicy, Extension
+from rightscare.supervision.services import pause_clocks, request_extension
 from tests.factories import OrgTree
 
 #: The petitioner's and the respondent's numbers (complete, valid, normalised forms differ).
@@ -35,7 +37,9 @@ def build_case_targets(org: OrgTree, personas: dict[str, User]) -> dict[str, Any
       to the Longhua district federation (``transfer``);
     * ``order_sent`` / ``order_signed`` / ``order_in_progress`` / ``order_completed`` /
       ``order_returned``: the street federation's lead order of a case each;
-    * ``resolved_case``: its only order accepted.
+    * ``resolved_case``: its only order accepted;
+    * ``order_paused``: signed for, its clocks paused; ``extension``: a request for more
+      time waiting on another signed order; ``clock_policy``: a deadline preset in force.
     """
     operator, dispatcher, handler = personas["operator"], personas["dispatcher"], personas["handler"]
     pingshan, street, hr = org.units["pingshan"], org.units["pingshan_street"], org.units["pingshan_hr"]
@@ -88,6 +92,11 @@ def build_case_targets(org: OrgTree, personas: dict[str, User]) -> dict[str, Any
         new_region=org.regions["longhua_street"],
         new_address="龙华街道某小区",
     )
+    # The deadlines' operations: a work order with its clocks paused, one with a request for more time waiting.
+    order_paused = dispatched("sign_for")
+    pause_clocks(work_order=order_paused, by=handler, reason_code="petitioner", reason="她外出务工，下周回来。")
+    order_extension = dispatched("sign_for")
+    extension = request_extension(work_order=order_extension, by=handler, days=3, reason="等待仲裁结果。")
     return {
         "category": category,
         "rule": rule,
@@ -102,6 +111,9 @@ def build_case_targets(org: OrgTree, personas: dict[str, User]) -> dict[str, Any
         "order_completed": dispatched("sign_for", "first_contact", "complete"),
         "order_returned": dispatched("return"),
         "resolved_case": dispatched("sign_for", "first_contact", "complete", "accept").case,
+        "order_paused": order_paused,
+        "extension": extension,
+        "clock_policy": ClockPolicy.objects.current().order_by("pk").first(),
     }
 
 
@@ -117,6 +129,9 @@ def case_fingerprint() -> tuple[Any, ...]:
         CaseEvent.objects.count(),
         Contact.objects.count(),
         Person.objects.count(),
+        sorted(ClockPause.objects.values_list("pk", "ended_at")),
+        sorted(Extension.objects.values_list("pk", "status")),
+        sorted(ClockPolicy.objects.values_list("pk", "amount", "valid_until")),
     )
 
 
@@ -132,6 +147,9 @@ TARGET_OF_OPERATION = {
     "/api/v1/work-orders/{work_order_id}/forward": "order_signed",
     "/api/v1/work-orders/{work_order_id}/complete": "order_in_progress",
     "/api/v1/work-orders/{work_order_id}/review": "order_completed",
+    "/api/v1/work-orders/{work_order_id}/pause": "order_signed",
+    "/api/v1/work-orders/{work_order_id}/resume": "order_paused",
+    "/api/v1/work-orders/{work_order_id}/extensions": "order_signed",
 }
 
 
@@ -142,6 +160,7 @@ def case_path_ids(path: str, targets: dict[str, Any]) -> dict[str, int]:
         "case_id": targets[target if target and "{case_id}" in path else "case"].pk,
         "work_order_id": targets[target if target and "{work_order_id}" in path else "order_sent"].pk,
         "transfer_id": targets["transfer"].pk,
+        "extension_id": targets["extension"].pk,
     }
     return {name: pk for name, pk in ids.items() if "{" + name + "}" in path}
 
@@ -190,6 +209,18 @@ def case_operation_body(path: str, targets: dict[str, Any]) -> dict[str, Any] | 
         "/api/v1/work-orders/{work_order_id}/forward": {"lead_id": community},
         "/api/v1/work-orders/{work_order_id}/complete": {"result": "企业补发工资。", "amount_yuan": "130000"},
         "/api/v1/work-orders/{work_order_id}/review": {"accept": True},
+        "/api/v1/work-orders/{work_order_id}/pause": {"reason_code": "court", "reason": "（2026）粤0310民初123号"},
+        "/api/v1/work-orders/{work_order_id}/extensions": {"days": 3, "reason": "等待仲裁结果。"},
+        "/api/v1/extensions/{extension_id}/decision": {"approve": True, "note": "同意。"},
         "/api/v1/contacts": {"unit_id": pingshan, "channel": "hotline", "content": "来电询问进展。", "caller_phone": PETITIONER_PHONE},
         "/api/v1/people": {"unit_id": pingshan, "name": "孙女士", "sex": "female", "phones": [{"number": "137 1234 5678"}]},
+        "/api/v1/calls": {
+            "unit_id": pingshan,
+            "channel": "hotline",
+            "caller_phone": "137 1234 5678",
+            "new_caller": {"name": "孙女士", "sex": "female"},
+            "content": "公司拖欠三个月工资。",
+            "category": "wage-arrears",
+            "region_id": case.region_id,
+        },
     }.get(path)

@@ -29,6 +29,7 @@ from rightscare.org.calendar_models import CalendarException, WorkingCalendar
 from rightscare.org.models import ApiToken, Membership, Region, Unit, User
 from tests.case_scenarios import build_case_targets, case_fingerprint, case_operation_body, case_operation_url
 from tests.conftest import log_in
+from tests.supervision.chasing_helpers import chase_target
 
 PERSONAS = (
     "anon",
@@ -135,6 +136,15 @@ PAGES: dict[tuple[str, str], str] = {
     ("GET", "category_create"):          "302 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 200 403",
     ("GET", "category_edit"):            "302 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 200 403",
     ("GET", "category_history"):         "302 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 200 403",
+    ("POST", "work_order_pause"):        "302 403 404 403 404 302 404 404 404 404 404 404 404 403 403 404 404 404 404 404",
+    ("POST", "work_order_resume"):       "302 403 404 302 404 302 404 404 404 404 404 404 404 403 403 404 404 404 404 404",
+    ("POST", "work_order_extension"):    "302 403 404 403 404 302 404 404 404 404 404 404 404 403 403 404 404 404 404 404",
+    # The sending unit's dispatcher decides; so does a supervisor over the area (the Pingshan one).
+    ("GET", "extension_decide"):         "302 403 404 200 404 403 404 404 404 404 404 404 404 403 200 404 404 404 404 404",
+    ("GET", "clock_policy_list"):        "302 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 200 403",
+    ("GET", "clock_policy_create"):      "302 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 200 403",
+    ("GET", "clock_policy_edit"):        "302 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 200 403",
+    ("GET", "clock_policy_history"):     "302 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 200 403",
     ("GET", "intake"):                   "302 200 200 200 200 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403",
     ("POST", "intake"):                  "302 422 422 422 422 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403",
     ("POST", "intake_caller_history"):   "302 200 200 200 200 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403",
@@ -147,11 +157,29 @@ PAGES: dict[tuple[str, str], str] = {
     ("GET", "duty_roster"):              "302 200 404 200 404 404 404 404 404 404 404 403 403 200 200 404 200 404 200 200",
     ("POST", "duty_add"):                "302 403 404 302 404 404 404 404 404 404 404 403 403 403 403 404 302 404 302 403",
     ("POST", "duty_remove"):             "302 403 404 302 404 404 404 404 404 404 404 403 403 403 403 404 302 404 302 403",
+    # Chasing: only supervisors open the board; a reminder on a Pingshan street order is the Pingshan supervisor's,
+    # the answer to her reminder the street federation's (its case went to the street alone: the HR bureau sees nothing).
+    ("GET", "supervision_board"):        "302 403 403 403 403 403 403 403 403 403 403 403 403 403 200 200 403 403 403 403",
+    ("POST", "supervision_remind"):      "302 403 404 403 404 403 404 403 404 404 404 404 404 403 302 404 404 404 404 404",
+    ("POST", "chase_answer"):            "302 403 404 403 404 302 404 404 404 404 404 404 404 403 403 404 404 404 404 404",
     ("POST", "set_language"):            "302 302 302 302 302 302 302 302 302 302 302 302 302 302 302 302 302 302 302 302",
     ("GET", "javascript_catalog"):       "200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200",
     ("GET", "django-admin/"):            "302 302 302 302 302 302 302 302 302 302 302 302 302 302 302 302 302 302 302 302",
     ("GET", "api/v1/openapi.json"):      "200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200",
     ("GET", "api/v1/docs"):              "200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200",
+    # Assessment: supervisors and the federations' dispatchers read their own scope (the twins theirs);
+    # units that handle or dispatch work ask for exclusions, supervisors decide (never their own).
+    ("GET", "assessment_table"):         "302 403 403 200 200 403 403 403 403 403 403 403 403 403 200 200 403 403 403 403",
+    ("GET", "assessment_cases"):         "302 403 403 200 200 403 403 403 403 403 403 403 403 403 200 200 403 403 403 403",
+    ("GET", "assessment_export_csv"):    "302 403 403 200 200 403 403 403 403 403 403 403 403 403 200 200 403 403 403 403",
+    ("GET", "assessment_export_xlsx"):   "302 403 403 200 200 403 403 403 403 403 403 403 403 403 200 200 403 403 403 403",
+    ("GET", "assessment_cases_export_csv"): "302 403 403 200 200 403 403 403 403 403 403 403 403 403 200 200 403 403 403 403",
+    ("GET", "assessment_cases_export_xlsx"): "302 403 403 200 200 403 403 403 403 403 403 403 403 403 200 200 403 403 403 403",
+    ("GET", "dashboard"):                "302 403 403 200 200 403 403 403 403 403 403 403 403 403 200 200 403 403 403 403",
+    ("GET", "exclusion_list"):           "302 403 403 200 200 200 200 200 200 403 403 403 403 403 200 200 403 403 403 403",
+    ("GET", "exclusion_request"):        "302 403 404 200 404 200 404 200 404 404 404 404 404 403 403 404 404 404 404 404",
+    ("POST", "exclusion_decide"):        "302 403 404 403 404 403 404 404 404 404 404 404 404 403 302 404 404 404 404 404",
+    ("POST", "assessment_weights"):      "302 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 302 403",
 }
 
 #                                                    anon op  op2 dis dis2 h  h2  dh  dh2 cw  cw2 vol vol2 rv sup sup2 ua ua2 sa  aud
@@ -201,11 +229,29 @@ OPERATIONS: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/work-orders/{work_order_id}/complete"): "401 403 404 403 404 200 404 404 404 404 404 404 404 403 403 404 404 404 404 404",
     ("POST", "/api/v1/work-orders/{work_order_id}/review"): "401 403 404 200 404 403 404 404 404 404 404 404 404 403 403 404 404 404 404 404",
     ("POST", "/api/v1/work-orders/{work_order_id}/forward"): "401 403 404 403 404 201 404 404 404 404 404 404 404 403 403 404 404 404 404 404",
+    # Deadlines: the presets are readable by every signed-in user; the handling unit pauses and asks for more
+    # time, the handling or sending unit resumes, the sending unit or a supervisor over the area decides.
+    ("GET", "/api/v1/clock-policies"):               "401 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200",
+    ("POST", "/api/v1/work-orders/{work_order_id}/pause"): "401 403 404 403 404 201 404 404 404 404 404 404 404 403 403 404 404 404 404 404",
+    ("POST", "/api/v1/work-orders/{work_order_id}/resume"): "401 403 404 200 404 200 404 404 404 404 404 404 404 403 403 404 404 404 404 404",
+    ("GET", "/api/v1/work-orders/{work_order_id}/extensions"): "401 200 404 200 404 200 404 404 404 404 404 404 404 200 200 404 404 404 404 404",
+    ("POST", "/api/v1/work-orders/{work_order_id}/extensions"): "401 403 404 403 404 201 404 404 404 404 404 404 404 403 403 404 404 404 404 404",
+    ("POST", "/api/v1/extensions/{extension_id}/decision"): "401 403 404 200 404 403 404 404 404 404 404 404 404 403 200 404 404 404 404 404",
     # Intake: the bodies name the Pingshan district federation, so its twin in Longhua gets 422 on unit_id.
     ("GET", "/api/v1/contacts"):                     "401 200 200 200 200 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403",
     ("POST", "/api/v1/contacts"):                    "401 201 422 201 422 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403",
     ("POST", "/api/v1/people"):                      "401 201 422 201 422 422 422 422 422 403 403 403 403 403 403 403 403 403 403 403",
+    # A whole call (registered only): for those who take calls, like the hotline screen.
+    ("POST", "/api/v1/calls"):                       "401 201 422 201 422 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403",
     ("GET", "/api/v1/caller-history"):               "401 200 200 200 200 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403",
+    # Chasing: the overdue list is the supervisors'; reminders on the Pingshan street order_sent; the chase is
+    # the Pingshan supervisor's reminder to the street federation.
+    ("GET", "/api/v1/supervision/overdue"):          "401 403 403 403 403 403 403 403 403 403 403 403 403 403 200 200 403 403 403 403",
+    ("POST", "/api/v1/work-orders/{work_order_id}/chases"): "401 403 404 403 404 403 404 403 404 404 404 404 404 403 201 404 404 404 404 404",
+    ("GET", "/api/v1/chases"):                       "401 403 403 200 200 200 200 200 200 403 403 403 403 403 403 403 403 403 403 403",
+    ("POST", "/api/v1/chases/{chase_id}/answer"):    "401 403 404 403 404 200 404 404 404 404 404 404 404 403 403 404 404 404 404 404",
+    ("GET", "/api/v1/assessment"):                   "401 403 403 200 200 403 403 403 403 403 403 403 403 403 200 200 403 403 403 403",
+    ("GET", "/api/v1/dashboard"):                    "401 403 403 200 200 403 403 403 403 403 403 403 403 403 200 200 403 403 403 403",
 }
 # fmt: on
 
@@ -276,7 +322,23 @@ def _fingerprint(targets: dict[str, Any]) -> tuple[Any, ...]:
         sorted(CalendarException.objects.values_list("calendar_id", "date", "kind", "name")),
         case_fingerprint(),
         _intake_fingerprint(),
+        _assessment_fingerprint(),
+        _chasing_fingerprint(),
     )
+
+
+def _chasing_fingerprint() -> tuple[Any, ...]:
+    """The chases and their answers (what the chasing pages and operations change)."""
+    from rightscare.supervision.models import Chase
+
+    return tuple(sorted(Chase.objects.values_list("pk", "level", "answer", "answered_at")))
+
+
+def _assessment_fingerprint() -> tuple[Any, ...]:
+    """The exclusions and the composite's weights (what the assessment pages change)."""
+    from rightscare.assessment.models import AssessmentWeights, Exclusion
+
+    return (sorted(Exclusion.objects.values_list("pk", "status")), AssessmentWeights.objects.count())
 
 
 def _intake_fingerprint() -> tuple[Any, ...]:
@@ -316,7 +378,25 @@ def targets(org, personas, settings, tmp_path) -> dict[str, Any]:
         **_with_attachment(build_case_targets(org, personas), settings, tmp_path, personas["dispatcher"]),
         # The operator's hotline call on a Pingshan case, and a coming shift of the Pingshan federation's roster.
         **_intake_targets(org, personas),
+        # The Pingshan supervisor's reminder to the street federation, waiting for its answer.
+        "chase": chase_target(org, personas),
+        # A pending exclusion request on a Pingshan case of its own, asked for by the district federation.
+        **_assessment_targets(org, personas),
     }
+
+
+def _assessment_targets(org, personas) -> dict[str, Any]:
+    from rightscare.assessment.services import request_exclusion
+    from rightscare.cases.models import Category
+    from rightscare.cases.services import dispatch_case, register_case
+
+    pingshan = org.units["pingshan"]
+    category = Category.objects.get(code="wage-arrears", valid_until__isnull=True)
+    case = register_case(
+        by=personas["operator"], unit=pingshan, request_type="help", category=category, summary="恶意诉求。", region=org.regions["pingshan_street"]
+    )
+    dispatch_case(case=case, by=personas["dispatcher"], dispatching_unit=pingshan, lead=org.units["pingshan_street"])
+    return {"exclusion": request_exclusion(by=personas["dispatcher"], case=case, unit=pingshan, reason="恶意诉求。")}
 
 
 def _intake_targets(org, personas) -> dict[str, Any]:
@@ -410,11 +490,19 @@ def _page_url(name: str, targets: dict[str, Any]) -> str:
         "work_order_forward": targets["order_signed"].pk,
         "work_order_complete": targets["order_in_progress"].pk,
         "work_order_review": targets["order_completed"].pk,
+        **dict.fromkeys(("work_order_pause", "work_order_extension"), targets["order_signed"].pk),
+        "work_order_resume": targets["order_paused"].pk,
+        "extension_decide": targets["extension"].pk,
+        **dict.fromkeys(("clock_policy_edit", "clock_policy_history"), targets["clock_policy"].pk),
         **dict.fromkeys(("rule_edit", "rule_retire", "rule_history"), targets["rule"].pk),
         **dict.fromkeys(("category_edit", "category_history"), targets["category"].pk),
         **dict.fromkeys(("intake_contact_detail", "intake_contact_attach", "intake_contact_detach"), targets["contact"].pk),
         **dict.fromkeys(("duty_roster", "duty_add"), targets["duty_unit"].pk),
         "duty_remove": targets["duty_shift"].pk,
+        "supervision_remind": targets["order_sent"].pk,
+        "chase_answer": targets["chase"].pk,
+        "exclusion_request": targets["case"].pk,
+        "exclusion_decide": targets["exclusion"].pk,
     }
     if name == "attachment_download":
         return reverse(name, args=[targets["case"].pk, targets["attachment"].pk])
@@ -439,9 +527,17 @@ def _page_data(name: str, targets: dict[str, Any]) -> dict[str, str]:
         "work_order_note": {"text": "约谈企业。", "visibility": "handling"},
         "work_order_complete": {"result": "已追回工资。", "amount_yuan": "130000"},
         "work_order_review": {"decision": "accept"},
+        "work_order_pause": {"reason_code": "court", "reason": "（2026）粤0310民初123号"},
+        "work_order_extension": {"days": "3", "reason": "等待仲裁结果。"},
         "intake_caller_history": {"caller_phone": "13800138021"},
         "intake_contact_attach": {"case_number": targets["other_case"].number},
         "duty_add": _shift_data(targets),
+        "supervision_remind": {"comment": "请说明进展。"},
+        "chase_answer": {"answer": "已安排签收。"},
+        "exclusion_decide": {"decision": "approve", "note": ""},
+        "assessment_weights": dict.fromkeys(
+            ("sign_for", "response", "on_time_resolution", "resolution", "satisfaction", "rework", "return_rate", "dispatch_accuracy"), "10"
+        ),
     }.get(name, {})
 
 
@@ -481,6 +577,7 @@ def _operation_url(path: str, targets: dict[str, Any]) -> str:
         .replace("{entry_id}", str(targets["audit_entry"].pk))
         .replace("{message_id}", str(targets["message"].pk))
         .replace("{calendar_id}", str(targets["calendar"].pk))
+        .replace("{chase_id}", str(targets["chase"].pk))
     )
 
 
@@ -489,7 +586,11 @@ def test_operation_status_for_every_persona(client, personas, targets, method: s
     expected = dict(zip(PERSONAS, (int(s) for s in OPERATIONS[(method, path)].split()), strict=True))
     url = _operation_url(path, targets) + QUERIES.get(path, "")
     tokens = {name: services.create_api_token(by=user, name="matrix")[1] for name, user in personas.items()}
-    body = {"/api/v1/tokens": {"name": "from the matrix", "days": 30}, "/api/v1/me": {"phone": "139 0000 0102"}}.get(path)
+    body = {
+        "/api/v1/tokens": {"name": "from the matrix", "days": 30},
+        "/api/v1/me": {"phone": "139 0000 0102"},
+        "/api/v1/chases/{chase_id}/answer": {"answer": "已安排签收。"},
+    }.get(path)
     body = body or case_operation_body(path, targets)
     actual = {}
     for persona in PERSONAS:

@@ -26,6 +26,7 @@ from rightscare.notifications.services import queue_message
 from rightscare.org import services
 from rightscare.org.calendar_services import ensure_national_calendar
 from tests.case_scenarios import build_case_targets, case_operation_body, case_operation_query, case_path_ids
+from tests.supervision.chasing_helpers import chasing_path_ids
 
 #: Generated examples per operation and mode (written down, per the test plan).
 EXAMPLES = 30
@@ -78,11 +79,33 @@ CALLER = {
     "GET /api/v1/contacts": "operator",
     "POST /api/v1/contacts": "operator",
     "POST /api/v1/people": "operator",
+    "POST /api/v1/calls": "operator",
     "GET /api/v1/caller-history": "operator",
+    "GET /api/v1/supervision/overdue": "supervisor",
+    "POST /api/v1/work-orders/{work_order_id}/chases": "supervisor",
+    "GET /api/v1/chases": "handler",
+    "POST /api/v1/chases/{chase_id}/answer": "handler",
+    "GET /api/v1/assessment": "supervisor",
+    "GET /api/v1/dashboard": "supervisor",
+    "GET /api/v1/clock-policies": "volunteer",
+    "POST /api/v1/work-orders/{work_order_id}/pause": "handler",
+    "POST /api/v1/work-orders/{work_order_id}/resume": "handler",
+    "GET /api/v1/work-orders/{work_order_id}/extensions": "dispatcher",
+    "POST /api/v1/work-orders/{work_order_id}/extensions": "handler",
+    "POST /api/v1/extensions/{extension_id}/decision": "dispatcher",
 }
 
 #: Operations on cases, work orders and intake: they act on the records of ``tests/case_scenarios.py``.
-CASE_PATHS = ("/api/v1/cases", "/api/v1/work-orders", "/api/v1/transfers", "/api/v1/contacts", "/api/v1/people", "/api/v1/caller-history")
+CASE_PATHS = (
+    "/api/v1/cases",
+    "/api/v1/work-orders",
+    "/api/v1/transfers",
+    "/api/v1/contacts",
+    "/api/v1/people",
+    "/api/v1/caller-history",
+    "/api/v1/extensions",
+    "/api/v1/calls",
+)
 
 
 def _send(client: Any, case: Any, token: str) -> Any:
@@ -118,6 +141,7 @@ def test_operation_survives_fuzzing(client, org, personas, operation) -> None:
     case_targets = build_case_targets(org, personas) if operation.path.startswith(CASE_PATHS) else {}
     if case_targets:
         real_ids.update(case_path_ids(operation.path, case_targets))
+    real_ids.update(chasing_path_ids(operation.path, org, personas))
     statuses: list[int] = []
 
     def check(case: Any) -> None:

@@ -14,6 +14,7 @@ Three guarantees:
 from __future__ import annotations
 
 import gettext
+import json
 import os
 import re
 import shutil
@@ -244,7 +245,8 @@ def english_phrases() -> list[str]:
         for source, target in ((entry.msgid, entry.msgstrs[0]), (entry.msgid_plural, entry.msgstrs[0])):
             if not source or source == target:
                 continue
-            for part in re.split(r"%\(\w+\)[sdif]|%[sdif]|\{\{.*?\}\}", source):
+            # Placeholders and template tags ({{ … }}, {% … %}) are code, kept as they are in any language.
+            for part in re.split(r"%\(\w+\)[sdif]|%[sdif]|\{\{.*?\}\}|\{%.*?%\}", source):
                 phrase = " ".join(part.split()).strip(" ,.;:?!")
                 if len(phrase.split()) >= 2 and len(phrase) >= 8:
                     phrases.add(phrase)
@@ -300,7 +302,28 @@ def page_ids(org, personas, settings, tmp_path):
     }
     by_collection.update(_case_page_ids(org, personas, settings, tmp_path))
     by_name.update(_intake_page_ids(org, personas))
+    by_name.update(_assessment_page_ids(org, personas))
     return by_name, by_collection
+
+
+def _assessment_page_ids(org, personas) -> dict[str, int]:
+    """A Pingshan case the Pingshan dispatcher asks to exclude from the assessment; the administrator
+    supervises Pingshan too, so that she may decide it."""
+    from rightscare.assessment.services import request_exclusion
+    from rightscare.cases import services as cases
+    from rightscare.cases.models import Category
+    from rightscare.org.access import forget_grants
+
+    admin, dispatcher, pingshan = personas["system_admin"], personas["dispatcher"], org.units["pingshan"]
+    Membership.objects.get_or_create(user=admin, unit=pingshan, role=Role.SUPERVISOR, revoked_at=None)
+    forget_grants(admin)
+    category = Category.objects.get(code="wage-arrears", valid_until__isnull=True)
+    case = cases.register_case(
+        by=dispatcher, unit=pingshan, request_type="help", category=category, summary="恶意来电。", region=org.regions["pingshan_street"]
+    )
+    cases.dispatch_case(case=case, by=dispatcher, dispatching_unit=pingshan, lead=org.units["pingshan_street"])
+    exclusion = request_exclusion(by=dispatcher, case=case, unit=pingshan, reason="恶意诉求。")
+    return {"exclusion_request": case.pk, "exclusion_decide": exclusion.pk}
 
 
 def _intake_page_ids(org, personas) -> dict[str, int]:
@@ -329,6 +352,7 @@ def _case_page_ids(org, personas, settings, tmp_path) -> dict[str, int]:
     from rightscare.cases import services as cases
     from rightscare.cases.models import Category, ResponsibilityRule
     from rightscare.org.access import forget_grants
+    from rightscare.supervision.chasing import send_reminder
 
     settings.STORAGES = {
         **settings.STORAGES,
@@ -337,6 +361,8 @@ def _case_page_ids(org, personas, settings, tmp_path) -> dict[str, int]:
     admin, pingshan, longhua = personas["system_admin"], org.units["pingshan"], org.units["longhua"]
     Membership.objects.create(user=admin, unit=pingshan, role=Role.DISPATCHER)
     Membership.objects.create(user=admin, unit=longhua, role=Role.DISPATCHER)
+    # The supervision board and a reminder she sends (as a Pingshan supervisor) and answers (as its dispatcher).
+    Membership.objects.create(user=admin, unit=pingshan, role=Role.SUPERVISOR)
     forget_grants(admin)
     category = Category.objects.get(code="pregnancy-discrimination", valid_until__isnull=True)
     case = cases.register_case(
@@ -349,11 +375,30 @@ def _case_page_ids(org, personas, settings, tmp_path) -> dict[str, int]:
         address="坪山街道某路1号",
     )
     [order] = cases.dispatch_case(case=case, by=admin, dispatching_unit=pingshan, lead=pingshan)
+    # A request for more time waiting for her decision, and the current deadline presets.
+    from rightscare.supervision.models import ClockPolicy
+    from rightscare.supervision.services import request_extension
+
+    order = cases.sign_for_work_order(work_order=order, by=admin)
+    extension = request_extension(work_order=order, by=admin, days=3, reason="等待劳动仲裁结果。")
+    policy = ClockPolicy.objects.filter(valid_until__isnull=True).order_by("pk").first()
+    assert policy is not None
+    chase = send_reminder(work_order=order, by=admin, comment="请说明进展。")
     attachment = cases.add_attachment(case=case, by=admin, name="合同.pdf", data=b"%PDF-1.4\n%%EOF\n")
     moving = cases.register_case(by=admin, unit=pingshan, request_type="help", category=category, summary="搬家。", region=org.regions["pingshan_street"])
     transfer = cases.request_transfer(case=moving, by=admin, from_unit=pingshan, to_unit=longhua, reason="搬到龙华。")
     rule = ResponsibilityRule.objects.create(dispatch_level="district", category=category.parent, lead_kind=org.units["pingshan_street"].kind)
-    return {"cases": case.pk, "attachments": attachment.pk, "transfers": transfer.pk, "work-orders": order.pk, "rules": rule.pk, "categories": category.pk}
+    return {
+        "cases": case.pk,
+        "attachments": attachment.pk,
+        "transfers": transfer.pk,
+        "work-orders": order.pk,
+        "rules": rule.pk,
+        "categories": category.pk,
+        "chases": chase.pk,
+        "extensions": extension.pk,
+        "deadlines": policy.pk,
+    }
 
 
 def page_urls(page_ids) -> list[tuple[str, str | None]]:
@@ -416,7 +461,10 @@ def test_pages_have_no_inline_script_or_style(client, login, personas, page_ids)
     """The Content-Security-Policy (script-src 'self'; style-src 'self') would block them."""
     login(personas["system_admin"])
     for path, html in render_pages(client, page_ids).items():
-        assert re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html) is None, path
+        # A data block (Django's json_script: type="application/json") is never run; it must hold JSON only.
+        assert re.search(r"<script(?![^>]*\bsrc=)(?![^>]*\btype=\"application/json\")[^>]*>", html) is None, path
+        for data in re.findall(r"<script[^>]*\btype=\"application/json\"[^>]*>(.*?)</script>", html, flags=re.S):
+            json.loads(data)
         assert "<style" not in html, path
         assert re.search(r"\sstyle=", html) is None, path
         assert re.search(r"\shx-on", html) is None, path

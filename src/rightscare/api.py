@@ -89,12 +89,15 @@ def on_http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
 
 
 def _mount_routers() -> None:
+    from rightscare.assessment.api import router as assessment_router
     from rightscare.audit.api import router as audit_router
     from rightscare.cases.api import router as cases_router
     from rightscare.intake.api import router as intake_router
     from rightscare.notifications.api import router as notifications_router
     from rightscare.org.api import router as org_router
     from rightscare.org.calendar_api import router as calendar_router
+    from rightscare.supervision.api import router as supervision_router
+    from rightscare.supervision.board_api import router as chasing_router
 
     api.add_router("/", org_router)
     api.add_router("/", audit_router)
@@ -102,6 +105,9 @@ def _mount_routers() -> None:
     api.add_router("/", notifications_router)
     api.add_router("/", cases_router)
     api.add_router("/", intake_router)
+    api.add_router("/", chasing_router)
+    api.add_router("/", supervision_router)
+    api.add_router("/", assessment_router)
 
 
 _mount_routers()

@@ -87,6 +87,8 @@ INSTALLED_APPS = [
     "rightscare.registry",
     "rightscare.cases",
     "rightscare.intake",
+    "rightscare.supervision",
+    "rightscare.assessment",
 ]
 
 MIDDLEWARE = [
@@ -327,3 +329,14 @@ AUDIT_ANCHOR = env("RIGHTSCARE_AUDIT_ANCHOR", str(DATA_DIR / "audit-anchors.log"
 AUDIT_SEAL_INTERVAL_SECONDS = int(env("RIGHTSCARE_AUDIT_SEAL_SECONDS", "60"))
 # Anchors sent to the log must never be filtered out by RIGHTSCARE_LOG_LEVEL.
 LOGGING["loggers"]["rightscare.audit.anchor"] = {"level": "INFO"}  # type: ignore[index]
+
+# --- deadlines: the sweep and the chain 催办 → 督办 → 挂牌督办 (docs/operations.md) -----------
+# How often the worker's scheduler sweeps the clocks and chases that are due (job supervision.sweep).
+SUPERVISION_SWEEP_SECONDS = float(env("RIGHTSCARE_SUPERVISION_SWEEP_SECONDS", "60"))
+# How many clocks (or chases) one transaction of the sweep claims.
+SUPERVISION_SWEEP_BATCH = int(env("RIGHTSCARE_SUPERVISION_SWEEP_BATCH", "100"))
+# A work order still overdue this many working days after its oldest missed deadline goes to its
+# parent unit for supervision (督办); after the second number, the city lists it (挂牌督办).
+# Clocks that run 24/7 (emergencies) count days of 24 hours.
+SUPERVISION_AFTER_WORKING_DAYS = int(env("RIGHTSCARE_SUPERVISION_AFTER_DAYS", "2"))
+SUPERVISION_LISTED_AFTER_WORKING_DAYS = int(env("RIGHTSCARE_SUPERVISION_LISTED_AFTER_DAYS", "5"))

@@ -79,6 +79,7 @@ def test_the_registry_has_the_platform_jobs():
         "notifications.send": "rightscare.notifications.tasks.send_due_messages",
         "tasks.recover": "rightscare.core.tasks.recover_abandoned_tasks",
         "audit.seal": "rightscare.audit.tasks.seal_audit_log",
+        "supervision.sweep": "rightscare.supervision.tasks.sweep_deadlines",
     }
     assert scheduler.job_named("audit.seal").every == 60
 

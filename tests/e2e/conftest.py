@@ -55,6 +55,12 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
 
 @pytest.fixture
 def org(transactional_db):
+    """The organisation tree, committed; the category taxonomy is put back first, since a
+    transactional test before this one flushed the rows its migration had seeded."""
+    from rightscare.cases.models import Category
+    from rightscare.cases.taxonomy import seed_categories
+
+    seed_categories(Category)
     return build_org_tree()
 
 

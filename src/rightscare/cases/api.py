@@ -46,6 +46,8 @@ from rightscare.org import access
 from rightscare.org.http import StaffRequest
 from rightscare.org.models import Region, Unit
 from rightscare.org.roles import Capability
+from rightscare.supervision.schemas import ClockOut, clocks_out
+from rightscare.supervision.selectors import annotate_cases
 
 router = Router(tags=["cases"])
 
@@ -78,10 +80,15 @@ class CaseListItem(Schema):
     region_id: int | None = Field(..., description="Null when the case's location is confidential: lists never show it.")
     location_confidential: bool
     created_at: datetime.datetime
+    overdue: bool = Field(False, description="One of its work orders has a deadline that has passed.")
 
     @staticmethod
     def resolve_region_id(obj: Case) -> int | None:
         return None if obj.location_confidential else obj.region_id
+
+    @staticmethod
+    def resolve_overdue(obj: Case) -> bool:
+        return bool(getattr(obj, "overdue", False))
 
 
 class WorkOrderOut(Schema):
@@ -108,10 +115,15 @@ class WorkOrderOut(Schema):
     return_ruling: ReturnRuling | None
     return_deadline: datetime.datetime | None
     version: int
+    clocks: list[ClockOut] = Field(..., description="Its four deadlines: sign-for, first contact, update gap, resolution.")
 
     @staticmethod
     def resolve_return_ruling(obj: WorkOrder) -> str | None:
         return obj.return_ruling or None
+
+    @staticmethod
+    def resolve_clocks(obj: WorkOrder) -> list[dict[str, Any]]:
+        return clocks_out(obj)
 
 
 class EventOut(Schema):
@@ -327,7 +339,7 @@ def _units(ids: list[int], field: str) -> list[Unit]:
 
 
 def _work_order_list(ids: list[int]) -> list[WorkOrder]:
-    orders = WorkOrder.objects.filter(pk__in=ids).select_related("case", "unit", "sent_by_unit").order_by("created_at", "id")
+    orders = WorkOrder.objects.filter(pk__in=ids).select_related("case", "unit", "sent_by_unit").prefetch_related("clocks").order_by("created_at", "id")
     return list(orders)
 
 
@@ -338,7 +350,7 @@ def _ids(result: str) -> list[int]:
 def _case_out(request: StaffRequest, case: Case) -> dict[str, Any]:
     location_visible = services.location_visible_to(request.user, case)
     until = None if location_visible else _history_until(request, case)
-    orders = case.work_orders.select_related("unit", "sent_by_unit", "case").order_by("created_at", "id")
+    orders = case.work_orders.select_related("unit", "sent_by_unit", "case").prefetch_related("clocks").order_by("created_at", "id")
     if until is not None:
         orders = orders.filter(created_at__lte=until)
     fields = (
@@ -413,7 +425,7 @@ def list_cases(request: StaffRequest, filters: Query[CaseFilters]) -> QuerySet[C
     if region is not None:
         # A search by place must not reveal where a confidential case is.
         cases = cases.exclude(location_confidential=True)
-    return cases
+    return annotate_cases(cases)
 
 
 @router.post("/cases", response={201: CaseOut, 200: CaseOut}, summary="Register a case")
@@ -599,7 +611,7 @@ def decide(request: StaffRequest, transfer_id: RecordId, payload: DecisionIn) ->
 def inbox(request: StaffRequest) -> QuerySet[WorkOrder]:
     """Oldest first: what was sent to the units where I handle work or dispatch."""
     _require_any(request, Capability.HANDLE_WORK_ORDERS, Capability.DISPATCH_CASES)
-    return selectors.unit_inbox(by=request.user).order_by("created_at", "id")
+    return selectors.unit_inbox(by=request.user).prefetch_related("clocks").order_by("created_at", "id")
 
 
 @router.get("/work-orders/{work_order_id}", response=WorkOrderOut, summary="One work order")

@@ -7,9 +7,21 @@ only, never naming a handling person) and later the deadline history.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
+from django.utils import translation
+
 from rightscare.cases.models import Case, CaseEvent, EventKind, Visibility, WorkOrder
+
+
+def system_text(render: Callable[[], Any]) -> str:
+    """A text the system writes into a timeline, rendered in the installation's language
+    (``LANGUAGE_CODE``) whoever's request wrote it, so that every reader of the case reads
+    the same words; ``render`` builds it (``lambda: _("…") % {…}``)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return str(render())
 
 
 def record_event(

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, lookups
 from django.utils import timezone
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
@@ -124,6 +124,25 @@ class CaseStatus(models.TextChoices):
 FINAL_CASE_STATUSES = frozenset({CaseStatus.CLOSED, CaseStatus.ANSWERED, CaseStatus.MERGED, CaseStatus.NOT_ACCEPTED})
 
 
+class OneOf(lookups.In):
+    """``column IN (subquery)``, written ``column = ANY(ARRAY(subquery))`` on PostgreSQL.
+
+    Both mean the same; use it as ``queryset.filter(OneOf(F("pk"), ids))``. The second
+    form makes PostgreSQL compute the subquery once and fetch the rows it names through
+    the column's index: it takes an array of unknown length for a few elements. Given
+    ``IN (subquery)``, it estimates the subquery's rows from statistics and, for a
+    district's few thousand cases out of hundreds of thousands, prefers to read the
+    whole case table and hash it against them (several times slower at 300,000 cases;
+    see bench/results/2026-11-29-scoped-lists.md). Only for subqueries of modest size:
+    the ids are held in memory as one array.
+    """
+
+    def as_postgresql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        lhs_sql, lhs_params = self.process_lhs(compiler, connection)
+        rhs_sql, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs_sql} = ANY(ARRAY{rhs_sql})", [*lhs_params, *rhs_params]
+
+
 class CaseQuerySet(models.QuerySet["Case"]):
     def visible_to(self, user: Any) -> CaseQuerySet:
         """Cases the user may open: her area's, those sent to her units, those her units
@@ -141,6 +160,38 @@ class CaseQuerySet(models.QuerySet["Case"]):
             reach |= Q(registering_unit_id__in=scope.unit_ids)
         return self.filter(reach).exclude(accused_unit_id__in=scope.all_unit_ids)
 
+    def listed_for(self, user: Any) -> CaseQuerySet:
+        """The cases of this queryset she may open, in the shape that lists and searches need.
+
+        Exactly the cases of ``visible_to`` (her area's, those sent to her units' subtrees,
+        those her units registered; never one accusing one of her units), built so that
+        the work grows with her scope, not with the installation. ``visible_to`` ORs a
+        region join, an EXISTS over work orders and the registering unit; no index answers
+        that OR, so a list would read every case there is. Here each way of reaching a case
+        is its own id query, read from an index alone — region subtree
+        (``case_region_status``), work orders to her unit subtree (``work_order_inbox``),
+        registering unit (``case_registering_unit``) — their UNION is computed once, and
+        the cases are fetched by id.
+
+        Filters and ordering may come before or after it (a slice last, as always). When
+        something else already names a handful of cases — one record by its id, a case number,
+        a phone, the few cases waiting for dispatch in the whole installation — use
+        ``visible_to``, which checks those rows instead of listing her whole scope.
+        """
+        scope = access.case_scope(user)
+        if scope.empty:
+            return self.none()
+        branches: list[models.QuerySet[Any, Any]] = []
+        if scope.region_paths:
+            branches.append(Case.objects.filter(access.path_prefix_q("region__path", scope.region_paths)).order_by().values("pk"))
+        if scope.unit_paths:
+            branches.append(WorkOrder.objects.filter(access.path_prefix_q("unit__path", scope.unit_paths)).order_by().values("case_id"))
+        if scope.unit_ids:
+            branches.append(Case.objects.filter(registering_unit_id__in=scope.unit_ids).order_by().values("pk"))
+        first, *others = branches
+        reach = first.union(*others) if others else first
+        return self.filter(OneOf(models.F("pk"), reach)).exclude(accused_unit_id__in=scope.all_unit_ids)
+
     def open(self) -> CaseQuerySet:
         return self.exclude(status__in=FINAL_CASE_STATUSES)
 
@@ -150,15 +201,18 @@ class Case(TimeStampedModel, PublicIdModel):
 
     number = models.CharField(_("case number"), max_length=32, unique=True)
     request_type = models.CharField(_("request type"), max_length=16, choices=RequestType.choices)
-    category = models.ForeignKey(Category, verbose_name=_("category"), on_delete=models.PROTECT, related_name="cases")
+    # Indexed by case_category_created (category first), like region and registering_unit below.
+    category = models.ForeignKey(Category, verbose_name=_("category"), on_delete=models.PROTECT, related_name="cases", db_index=False)
     urgency = models.CharField(_("urgency"), max_length=16, choices=Urgency.choices, default=Urgency.NORMAL)
-    status = models.CharField(_("status"), max_length=16, choices=CaseStatus.choices, default=CaseStatus.REGISTERED, db_index=True)
+    status = models.CharField(_("status"), max_length=16, choices=CaseStatus.choices, default=CaseStatus.REGISTERED)
     summary = models.TextField(_("summary"))
     petitioner = models.ForeignKey("registry.Person", verbose_name=_("petitioner"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    region = models.ForeignKey("org.Region", verbose_name=_("region"), on_delete=models.PROTECT, related_name="+")
+    region = models.ForeignKey("org.Region", verbose_name=_("region"), on_delete=models.PROTECT, related_name="+", db_index=False)
     address = EncryptedTextField(_("address"))
     location_confidential = models.BooleanField(_("location is confidential"), default=False)
-    registering_unit = models.ForeignKey("org.Unit", verbose_name=_("registered by unit"), on_delete=models.PROTECT, related_name="registered_cases")
+    registering_unit = models.ForeignKey(
+        "org.Unit", verbose_name=_("registered by unit"), on_delete=models.PROTECT, related_name="registered_cases", db_index=False
+    )
     registered_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("registered by"), on_delete=models.PROTECT, related_name="+")
     # An accusation against a unit: that unit is never suggested and never sees the case.
     accused_unit = models.ForeignKey("org.Unit", verbose_name=_("accused unit"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -182,9 +236,13 @@ class Case(TimeStampedModel, PublicIdModel):
         verbose_name_plural = _("cases")
         ordering = ["-created_at"]
         indexes = [
-            models.Index(fields=["region", "status", "created_at"], name="case_region_status"),
+            # The id at the end lets the scope of lists be read from these two alone (CaseQuerySet.listed_for).
+            models.Index(fields=["region", "status", "created_at", "id"], name="case_region_status"),
             models.Index(fields=["category", "created_at"], name="case_category_created"),
-            models.Index(fields=["registering_unit", "status"], name="case_registering_unit"),
+            models.Index(fields=["registering_unit", "status", "id"], name="case_registering_unit"),
+            # Declared here rather than with db_index=True, which on PostgreSQL adds a second,
+            # LIKE-capable copy of the index that no query uses (statuses are matched exactly).
+            models.Index(fields=["status"], name="case_status"),
         ]
 
     def __str__(self) -> str:
@@ -294,14 +352,15 @@ class WorkOrderQuerySet(models.QuerySet["WorkOrder"]):
 class WorkOrder(TimeStampedModel, PublicIdModel):
     """What one unit must do about a case: lead or co-handle, from sign-for to review."""
 
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="work_orders")
-    unit = models.ForeignKey("org.Unit", verbose_name=_("unit"), on_delete=models.PROTECT, related_name="work_orders")
+    # case, unit and sent_by_unit lead a composite index each (Meta.indexes): a single-column one would only slow writes.
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="work_orders", db_index=False)
+    unit = models.ForeignKey("org.Unit", verbose_name=_("unit"), on_delete=models.PROTECT, related_name="work_orders", db_index=False)
     role = models.CharField(_("role"), max_length=16, choices=Role.choices)
     status = models.CharField(_("status"), max_length=16, choices=WorkOrderStatus.choices, default=WorkOrderStatus.SENT)
     time_class = models.CharField(_("time class"), max_length=16, choices=TimeClass.choices, default=TimeClass.STANDARD)
     legal_basis = models.CharField(_("legal basis for sharing"), max_length=16, choices=LegalBasis.choices)
     # Who sent it: the dispatching unit, or the unit that forwarded it down (转派).
-    sent_by_unit = models.ForeignKey("org.Unit", verbose_name=_("sent by unit"), on_delete=models.PROTECT, related_name="sent_work_orders")
+    sent_by_unit = models.ForeignKey("org.Unit", verbose_name=_("sent by unit"), on_delete=models.PROTECT, related_name="sent_work_orders", db_index=False)
     sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     parent = models.ForeignKey("self", verbose_name=_("forwarded from"), null=True, blank=True, on_delete=models.PROTECT, related_name="children")
     instructions = models.TextField(_("instructions"), blank=True)
@@ -329,7 +388,8 @@ class WorkOrder(TimeStampedModel, PublicIdModel):
         verbose_name_plural = _("work orders")
         ordering = ["created_at", "id"]
         indexes = [
-            models.Index(fields=["unit", "status", "created_at"], name="work_order_inbox"),
+            # The case at the end lets the scope of case lists be read from the index alone (CaseQuerySet.listed_for).
+            models.Index(fields=["unit", "status", "created_at", "case"], name="work_order_inbox"),
             models.Index(fields=["case", "status"], name="work_order_case_status"),
             models.Index(fields=["sent_by_unit", "status"], name="work_order_sent_by"),
         ]
@@ -414,7 +474,8 @@ class Visibility(models.TextChoices):
 class CaseEvent(models.Model):
     """One entry of a case's timeline: append-only, in order, saying which unit, who and when."""
 
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
+    # Indexed by case_event_timeline (case first).
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events", db_index=False)
     at = models.DateTimeField(default=timezone.now)
     kind = models.CharField(max_length=24, choices=EventKind.choices)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -472,7 +533,8 @@ class EmergencyHandoff(models.Model):
 class DutyShift(models.Model):
     """Who is on duty (值班) for a unit, when: emergencies and after-hours cases go to them."""
 
-    unit = models.ForeignKey("org.Unit", on_delete=models.CASCADE, related_name="duty_shifts")
+    # Indexed by duty_shift_when (unit first).
+    unit = models.ForeignKey("org.Unit", on_delete=models.CASCADE, related_name="duty_shifts", db_index=False)
     starts_at = models.DateTimeField(_("starts at"))
     ends_at = models.DateTimeField(_("ends at"))
     user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("on duty"), on_delete=models.PROTECT, related_name="+")

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from rightscare.cases.models import Case, CaseEvent, CaseParty, CaseStatus, Category, DutyShift, PartyRole, Visibility, WorkOrder, WorkOrderStatus
+from rightscare.cases.models import Case, CaseEvent, CaseParty, CaseStatus, Category, DutyShift, OneOf, PartyRole, Visibility, WorkOrder, WorkOrderStatus
 from rightscare.core import identity
 from rightscare.core.fields import BlindIndexField
 from rightscare.org import access
@@ -111,11 +111,15 @@ def possible_duplicates(*, by: Any, category: Category | None = None, person: An
 
 def dispatch_queue(*, by: Any) -> QuerySet[Case]:
     """Cases waiting for her dispatch: registered in her units' areas (or by her units), none of them merged or answered."""
-    units = access.units_with_capability(by, Capability.DISPATCH_CASES)
-    if not units.exists():
+    units = list(access.units_with_capability(by, Capability.DISPATCH_CASES).select_related("region"))
+    if not units:
         return Case.objects.none()
     area = access.path_prefix_q("region__path", {u.region.path for u in units})
-    return Case.objects.visible_to(by).filter(status=CaseStatus.REGISTERED).filter(area | Q(registering_unit__in=units)).select_related("category", "region")
+    # Few cases wait for dispatch in the whole installation (they are dispatched within hours):
+    # they are read from the status index and each is checked against her scope, rather than
+    # her whole scope listed (CaseQuerySet.listed_for) to find them.
+    waiting = Case.objects.visible_to(by).filter(status=CaseStatus.REGISTERED)
+    return waiting.filter(area | Q(registering_unit_id__in=[u.pk for u in units])).select_related("category", "region")
 
 
 def returned_queue(*, by: Any) -> QuerySet[WorkOrder]:
@@ -161,20 +165,29 @@ class CaseSearch:
 
 
 def search_cases(*, by: Any, filters: CaseSearch) -> QuerySet[Case]:
-    """Cases in her scope matching the filters; phones and numbers are exact, names exact or prefix."""
-    cases = Case.objects.visible_to(by)
+    """Cases in her scope matching the filters; phones and numbers are exact, names exact or prefix.
+
+    A case number or a phone names a handful of cases, found from their own indexes, and each
+    is checked against her scope (``visible_to``); any other search lists her scope
+    (``listed_for``) and filters it, so that it costs what her scope holds, not what the
+    installation holds.
+    """
+    cases = Case.objects.visible_to(by) if filters.number or filters.phone else Case.objects.listed_for(by)
     if filters.number:
         cases = cases.filter(number=filters.number.strip().upper())
     if filters.phone:
         people = PersonPhone.objects.filter(phone_index__in=_phone_candidates(PersonPhone, "phone_index", filters.phone), respondent_flag=False).values(
             "person_id"
         )
-        cases = cases.filter(Q(petitioner_id__in=people) | Exists(CaseParty.objects.filter(case=OuterRef("pk"), person_id__in=people)))
+        concerned = CaseParty.objects.filter(person_id__in=people).values("case_id")
+        cases = cases.filter(OneOf(F("petitioner_id"), people) | OneOf(F("pk"), concerned))
     if filters.name:
-        named = CaseParty.objects.filter(case=OuterRef("pk"), person__name__startswith=filters.name.strip(), confidential=False).exclude(
-            role=PartyRole.RESPONDENT
-        )
-        cases = cases.filter(Q(petitioner__name__startswith=filters.name.strip()) | Exists(named))
+        # Two id sets, each read once from the name index (person_name_prefix), that every case
+        # of her scope is checked against; a join to the petitioner and a subquery per case
+        # would cost two index lookups for each case of her scope.
+        named = Person.objects.filter(name__startswith=filters.name.strip()).values("pk")
+        concerned = CaseParty.objects.filter(person__in=named, confidential=False).exclude(role=PartyRole.RESPONDENT).values("case_id")
+        cases = cases.filter(Q(petitioner_id__in=named) | Q(pk__in=concerned))
     if filters.category is not None:
         cases = cases.filter(Q(category=filters.category) | Q(category__parent=filters.category))
     if filters.status:

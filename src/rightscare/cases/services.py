@@ -71,6 +71,13 @@ def _hook(name: str) -> None:
         hook()
 
 
+def _clocks() -> Any:
+    """The work orders' clocks (``rightscare.supervision.clocks``): imported late, the deadlines app sits above cases."""
+    from rightscare.supervision import clocks
+
+    return clocks
+
+
 class IllegalTransition(Conflict):
     """The work order's state does not allow this action (answered as 409 with the reason)."""
 
@@ -266,6 +273,7 @@ def _create_work_order(
         instructions=instructions.strip(),
         return_deadline=deadlines.return_deadline(unit=unit, sent_at=now),
     )
+    _clocks().work_order_sent(order, at=order.created_at)
     return order
 
 
@@ -436,6 +444,7 @@ def sign_for_work_order(*, work_order: WorkOrder, by: Any) -> WorkOrder:
     with transaction.atomic():
         now = timezone.now()
         order = _move(work_order, WorkOrderAction.SIGN_FOR, {"signed_at": now, "signed_by_id": by.pk})
+        _clocks().work_order_signed(order, at=now)
         record_event(
             case=order.case,
             kind=EventKind.SIGNED_FOR,
@@ -473,6 +482,7 @@ def return_work_order(*, work_order: WorkOrder, by: Any, reason: str) -> WorkOrd
         raise IllegalTransition(_("The return window of this work order has passed."))
     with transaction.atomic():
         order = _move(work_order, WorkOrderAction.RETURN, {"returned_at": timezone.now(), "return_reason": reason.strip()})
+        _clocks().work_order_left(order, at=order.returned_at, reason="returned")
         record_event(case=order.case, kind=EventKind.RETURNED, actor=by, unit=order.unit, work_order=order, text=reason.strip())
         record(
             actor=by,
@@ -528,6 +538,7 @@ def record_first_contact(*, work_order: WorkOrder, by: Any, note: str) -> WorkOr
     with transaction.atomic():
         now = timezone.now()
         order = _move(work_order, WorkOrderAction.RECORD_FIRST_CONTACT, {"first_contact_at": now, "first_note_at": work_order.first_note_at or now})
+        _clocks().work_order_first_contact(order, at=now)
         record_event(
             case=order.case,
             kind=EventKind.FIRST_CONTACT,
@@ -555,6 +566,7 @@ def add_progress_note(*, work_order: WorkOrder, by: Any, text: str, visibility: 
         raise IllegalTransition(_("Notes can be added once the work order is signed for and until it is accepted."))
     with transaction.atomic():
         WorkOrder.objects.filter(pk=work_order.pk, first_note_at__isnull=True).update(first_note_at=timezone.now())
+        _clocks().work_order_noted(work_order, at=timezone.now())
         record_event(
             case=work_order.case,
             kind=EventKind.NOTE,
@@ -586,6 +598,7 @@ def complete_work_order(*, work_order: WorkOrder, by: Any, result: str, outcome_
             WorkOrderAction.COMPLETE,
             {"completed_at": timezone.now(), "result": result.strip(), "outcome_codes": list(outcome_codes), "amount_yuan": amount_yuan},
         )
+        _clocks().work_order_completed(order, at=order.completed_at)
         record_event(
             case=order.case,
             kind=EventKind.COMPLETED,
@@ -621,6 +634,8 @@ def review_work_order(*, work_order: WorkOrder, by: Any, accept: bool, comment: 
     with transaction.atomic():
         action = WorkOrderAction.ACCEPT if accept else WorkOrderAction.SEND_BACK
         order = _move(work_order, action, {"reviewed_at": timezone.now(), "review_comment": comment.strip()})
+        if not accept:
+            _clocks().work_order_sent_back(order, at=order.reviewed_at, completed_at=order.completed_at)
         record_event(
             case=order.case,
             kind=EventKind.ACCEPTED if accept else EventKind.SENT_BACK,
@@ -694,6 +709,7 @@ def close_case(*, case: Case, by: Any, note: str = "") -> Case:
         if locked.status != CaseStatus.RESOLVED:
             raise IllegalTransition(_("Only a resolved case can be closed."))
         Case.objects.filter(pk=locked.pk).update(status=CaseStatus.CLOSED, closed_at=timezone.now(), version=F("version") + 1)
+        _clocks().case_finished(locked, at=timezone.now())
         record_event(
             case=locked,
             kind=EventKind.CLOSED,
@@ -762,6 +778,7 @@ def decline_case(*, case: Case, by: Any, reason: str) -> Case:
         Case.objects.filter(pk=locked.pk).update(
             status=CaseStatus.NOT_ACCEPTED, not_accepted_reason=reason.strip(), closed_at=timezone.now(), version=F("version") + 1
         )
+        _clocks().case_finished(locked, at=timezone.now())
         record_event(
             case=locked, kind=EventKind.NOT_ACCEPTED, actor=by, unit=unit, text=reason.strip(), public_text=reason.strip(), visibility=Visibility.PUBLIC
         )
@@ -784,6 +801,7 @@ def merge_case(*, case: Case, into: Case, by: Any, reason: str = "") -> Case:
         if locked.status != CaseStatus.REGISTERED:
             raise IllegalTransition(_("Only a case not yet dispatched can be merged."))
         Case.objects.filter(pk=locked.pk).update(status=CaseStatus.MERGED, merged_into=into, version=F("version") + 1)
+        _clocks().case_finished(locked, at=timezone.now())
         moved = list(locked.contacts.values_list("pk", flat=True))
         locked.contacts.update(case=into)
         record_event(
@@ -820,7 +838,13 @@ def unmerge_case(*, case: Case, by: Any) -> Case:
         merge = locked.events.filter(kind=EventKind.MERGED).order_by("-at", "-id").first()
         contact_ids = merge.data.get("contacts", []) if merge else []
         target = locked.merged_into
-        target.contacts.filter(pk__in=contact_ids).update(case=locked)
+        # The contacts it brought followed the target if that was merged further on since (A → B → C).
+        chain: list[int] = []
+        current: Case | None = target
+        while current is not None and current.pk not in chain:
+            chain.append(current.pk)
+            current = current.merged_into
+        locked.contacts.model.objects.filter(pk__in=contact_ids, case_id__in=chain).update(case=locked)
         Case.objects.filter(pk=locked.pk).update(status=CaseStatus.REGISTERED, merged_into=None, version=F("version") + 1)
         record_event(case=locked, kind=EventKind.UNMERGED, actor=by, unit=unit, data={"from": target.pk})
         record_event(case=target, kind=EventKind.UNMERGED, actor=by, unit=unit, data={"case": locked.pk})
@@ -894,6 +918,7 @@ def decide_transfer(*, transfer: Transfer, by: Any, accept: bool, note: str = ""
             transferred = []
             for order in case.work_orders.filter(status__in=[WorkOrderStatus.SENT, WorkOrderStatus.SIGNED, WorkOrderStatus.IN_PROGRESS]):
                 _move(order, WorkOrderAction.TRANSFER_OUT, {})
+                _clocks().work_order_left(order, at=now, reason="transferred")
                 transferred.append(order.pk)
             fields: dict[str, Any] = {"version": F("version") + 1}
             if locked.new_region is not None:
@@ -915,6 +940,7 @@ def decide_transfer(*, transfer: Transfer, by: Any, accept: bool, note: str = ""
                 parent=None,
             )
             WorkOrder.objects.filter(pk=received.pk).update(status=WorkOrderStatus.SIGNED, signed_at=now, signed_by=by)
+            _clocks().work_order_signed(received, at=now)
             # The one event of the hand-over names the orders handed over and the one received (signed for at once).
             record_event(
                 case=case,

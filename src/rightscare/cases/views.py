@@ -797,6 +797,8 @@ class InboxRow:
 @login_required
 def unit_inbox(request: StaffRequest) -> HttpResponse:
     """Her units' inbox: work orders to sign for and in progress, oldest first, with their age."""
+    from rightscare.supervision.board_views import inbox_chases  # the supervision app sits above cases
+
     _require_any(request, Capability.HANDLE_WORK_ORDERS, Capability.DISPATCH_CASES)
     orders = _inbox_orders(request.user)
     to_sign = Paginator(orders.filter(status=WorkOrderStatus.SENT), PAGE_SIZE).get_page(request.GET.get("page"))
@@ -807,6 +809,8 @@ def unit_inbox(request: StaffRequest) -> HttpResponse:
         "in_progress": in_progress,
         "to_sign_rows": [InboxRow.of(order, now) for order in to_sign.object_list],
         "in_progress_rows": [InboxRow.of(order, now) for order in in_progress.object_list],
+        # Reminders and supervision (督办) the units must answer, with their answer forms.
+        "chases_to_answer": inbox_chases(request.user),
     }
     return render(request, "cases/unit_inbox.html", context)
 

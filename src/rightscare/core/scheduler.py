@@ -73,6 +73,7 @@ JOBS: tuple[Job, ...] = (
     Job("notifications.send", "rightscare.notifications.tasks.send_due_messages", every=5),
     Job("tasks.recover", "rightscare.core.tasks.recover_abandoned_tasks", every=60),
     Job("audit.seal", "rightscare.audit.tasks.seal_audit_log", every=60, setting="AUDIT_SEAL_INTERVAL_SECONDS"),
+    Job("supervision.sweep", "rightscare.supervision.tasks.sweep_deadlines", every=60, setting="SUPERVISION_SWEEP_SECONDS"),
 )
 
 

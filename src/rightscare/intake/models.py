@@ -36,8 +36,9 @@ class Contact(TimeStampedModel, PublicIdModel):
 
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
     occurred_at = models.DateTimeField(_("time"), default=timezone.now)
-    operator = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("operator"), on_delete=models.PROTECT, related_name="+")
-    unit = models.ForeignKey("org.Unit", verbose_name=_("unit"), on_delete=models.PROTECT, related_name="+")
+    # operator and unit lead contact_operator_recent and contact_unit_recent (Meta.indexes).
+    operator = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("operator"), on_delete=models.PROTECT, related_name="+", db_index=False)
+    unit = models.ForeignKey("org.Unit", verbose_name=_("unit"), on_delete=models.PROTECT, related_name="+", db_index=False)
     caller = models.ForeignKey("registry.Person", verbose_name=_("caller"), null=True, blank=True, on_delete=models.PROTECT, related_name="contacts")
     caller_phone = EncryptedTextField(_("caller's number"))
     caller_phone_index = BlindIndexField(source="caller_phone", kind="phone")

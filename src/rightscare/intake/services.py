@@ -225,6 +225,8 @@ def take_call(
     dispatch_from: Unit | None = None,
     expected_units: Sequence[int] | None = None,
     legal_basis: str = "",
+    lead: Unit | None = None,
+    cohandlers: Sequence[Unit] = (),
 ) -> TakenCall:
     """Record a call as a new case in one transaction: the people, the case, the contact, and
     (when asked) the emergency hand-off, the direct answer or the dispatch on the suggestion.
@@ -234,7 +236,8 @@ def take_call(
     * ``reply`` answers a consultation on the spot and closes it (直接答复).
     * ``dispatch_from`` dispatches at once, from that unit, to the units the responsibility
       list suggests; ``expected_units`` are the ids the operator saw suggested (lead first):
-      if the suggestion changed since, nothing is saved.
+      if the suggestion changed since, nothing is saved. With a ``lead`` (and ``cohandlers``)
+      it dispatches to those units instead, as ``dispatch_case`` would (the API's choice).
 
     Every step goes through its own service (permission, validation, timeline, audit); an
     error in any of them rolls the whole call back, so nothing is half saved. Errors name
@@ -244,8 +247,10 @@ def take_call(
         raise ValidationError({"reply": [_("Only a consultation can be answered on the spot.")]})
     if reply.strip() and dispatch_from is not None:
         raise ValidationError({"dispatch_now": [_("A consultation answered on the spot is closed: it is not dispatched.")]})
+    if lead is not None and dispatch_from is None:
+        raise ValueError("a lead needs the unit dispatching to it (dispatch_from)")
     suggestion = None
-    if dispatch_from is not None:
+    if dispatch_from is not None and lead is None:
         suggestion = suggest_dispatch(dispatching_unit=dispatch_from, category=category, region=region, accused_unit=accused_unit)
         if suggestion.lead is None:
             raise ValidationError({"dispatch_now": [_("The responsibility list suggests no unit for this category and place: save without dispatching.")]})
@@ -300,6 +305,15 @@ def take_call(
         orders: list[WorkOrder] = []
         if reply.strip():
             case = answer_directly(case=case, by=by, reply=reply)
+        elif dispatch_from is not None and lead is not None:
+            orders = dispatch_case(
+                case=case,
+                by=by,
+                dispatching_unit=dispatch_from,
+                lead=lead,
+                cohandlers=cohandlers,
+                legal_basis=legal_basis or default_legal_basis(urgency=urgency, reporting_institution=reporting_institution),
+            )
         elif dispatch_from is not None and suggestion is not None and suggestion.lead is not None:
             orders = dispatch_case(
                 case=case,

@@ -1,0 +1,917 @@
+"""The assessment figures (绩效考核) and the leader's dashboard, computed in the database.
+
+Every figure is a count of work orders under a condition, and the condition is written
+once, in :data:`FIGURES`: the table counts with it (``Count(filter=…)`` grouped by unit)
+and the drill-down lists the work orders that match it, so a figure and its list can never
+disagree. docs/user-guide/assessment.md states each formula for the people assessed.
+
+What is counted
+    The work orders *sent* to a unit during the period (``created_at``), of the cases the
+    reader may open, to units she may see, less the approved exclusions. A region filter
+    keeps the cases located in that region's subtree and never those whose location is
+    confidential (a count by place must not tell where she is); a category filter keeps a
+    category and its sub-categories, matched by code across versions.
+
+Clocks
+    The sign-for, first-contact and resolution clocks of :mod:`rightscare.supervision`
+    give each work order an outcome per clock: *met* (stopped by its event by the due
+    time, approved extensions included), *missed* (stopped after the due time, marked
+    missed by the sweep, running past it now, or paused after it ran out) or neither (still
+    running in time, paused in time, or stopped because the work order left the unit in time).
+
+Nothing here loops over work orders or cases in Python: the loops below run over the
+rows the database returns per unit, per region or per (deadline day, end day) pair.
+"""
+
+from __future__ import annotations
+
+import calendar as stdlib_calendar
+import datetime
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    Case,
+    CharField,
+    Count,
+    DateTimeField,
+    Exists,
+    F,
+    FilteredRelation,
+    FloatField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import Coalesce, RowNumber, TruncDate, TruncMonth
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from rightscare.assessment.models import RATE_KEYS, AssessmentWeights, Exclusion, ExclusionStatus
+from rightscare.cases.models import Case as CaseRecord
+from rightscare.cases.models import CaseEvent, CaseStatus, Category, EventKind, WorkOrder, WorkOrderStatus
+from rightscare.core import workcalendar
+from rightscare.org import access
+from rightscare.org.calendar_models import WorkingCalendar
+from rightscare.org.calendars import spec_of_chain
+from rightscare.org.models import Region, Unit
+from rightscare.org.roles import Capability
+from rightscare.supervision.models import ClockKind, ExtensionStatus, StopReason
+from rightscare.supervision.models import Extension as ClockExtension
+
+#: Who reads the assessment and the dashboard: supervisors, and the federations' dispatchers who supervise their area.
+READER_CAPABILITIES: frozenset[Capability] = frozenset({Capability.SUPERVISE, Capability.DISPATCH_CASES})
+
+#: The 90th percentile of handling time, as a fraction (kept exact for the portable query).
+PERCENTILE = Fraction(9, 10)
+
+#: What the satisfaction rate says until petitioners can rate (the petitioner issue): never a number.
+NO_RATINGS = _("no ratings yet")
+
+#: Clock outcomes (see the module docstring).
+MET, MISSED = "met", "missed"
+
+#: Statuses of a work order that left its unit: not handled there, so not counted as handled.
+LEFT_UNIT = (WorkOrderStatus.RETURNED, WorkOrderStatus.TRANSFERRED)
+
+RECEIVED, SENT = "received", "sent"
+
+
+def may_read(user: Any) -> bool:
+    """Whether she may read the assessment and the dashboard (in her scope)."""
+    return any(access.has_capability(user, capability) for capability in READER_CAPABILITIES)
+
+
+# --- periods --------------------------------------------------------------------------------
+
+
+class PeriodKind:
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+    CUSTOM = "custom"
+
+    CHOICES = ((MONTH, _("Month")), (QUARTER, _("Quarter")), (YEAR, _("Year")), (CUSTOM, _("Custom dates")))
+
+
+def local_zone() -> ZoneInfo:
+    """The installation's time zone: periods start and end at its midnights."""
+    return ZoneInfo(settings.TIME_ZONE)
+
+
+@dataclass(frozen=True)
+class Period:
+    """A period of the assessment: ``first`` to ``last`` inclusive, in the installation's time zone."""
+
+    kind: str
+    first: datetime.date
+    last: datetime.date
+
+    @classmethod
+    def month(cls, year: int, month: int) -> Period:
+        return cls(PeriodKind.MONTH, datetime.date(year, month, 1), datetime.date(year, month, stdlib_calendar.monthrange(year, month)[1]))
+
+    @classmethod
+    def quarter(cls, year: int, quarter: int) -> Period:
+        first_month = 3 * (quarter - 1) + 1
+        last_month = first_month + 2
+        return cls(PeriodKind.QUARTER, datetime.date(year, first_month, 1), datetime.date(year, last_month, stdlib_calendar.monthrange(year, last_month)[1]))
+
+    @classmethod
+    def year(cls, year: int) -> Period:
+        return cls(PeriodKind.YEAR, datetime.date(year, 1, 1), datetime.date(year, 12, 31))
+
+    @classmethod
+    def custom(cls, first: datetime.date, last: datetime.date) -> Period:
+        return cls(PeriodKind.CUSTOM, first, last)
+
+    @classmethod
+    def current_month(cls) -> Period:
+        today = timezone.localdate(timezone=local_zone())
+        return cls.month(today.year, today.month)
+
+    @property
+    def start(self) -> datetime.datetime:
+        return datetime.datetime.combine(self.first, datetime.time(0), tzinfo=local_zone())
+
+    @property
+    def end(self) -> datetime.datetime:
+        """The first instant after the period."""
+        return datetime.datetime.combine(self.last + datetime.timedelta(days=1), datetime.time(0), tzinfo=local_zone())
+
+    @property
+    def label(self) -> str:
+        if self.kind == PeriodKind.MONTH:
+            return f"{self.first:%Y-%m}"
+        if self.kind == PeriodKind.QUARTER:
+            return f"{self.first.year}-Q{(self.first.month - 1) // 3 + 1}"
+        if self.kind == PeriodKind.YEAR:
+            return f"{self.first.year}"
+        return f"{self.first.isoformat()} – {self.last.isoformat()}"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the assessment and the dashboard are filtered by (all but the period optional)."""
+
+    period: Period
+    region: Region | None = None
+    category: Category | None = None
+    level: str = ""
+
+    def describe(self) -> dict[str, Any]:
+        """The filters as plain values (for the audit entry of an export and the API)."""
+        return {
+            "period": self.period.kind,
+            "first": self.period.first.isoformat(),
+            "last": self.period.last.isoformat(),
+            "region": self.region.pk if self.region else None,
+            "category": self.category.code if self.category else "",
+            "level": self.level,
+        }
+
+
+# --- rates ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A rate as its two counts; ``value`` is exact (a fraction), None when nothing was counted."""
+
+    numerator: int
+    denominator: int
+
+    @property
+    def value(self) -> Fraction | None:
+        return Fraction(self.numerator, self.denominator) if self.denominator else None
+
+    @property
+    def percent(self) -> str:
+        """The rate as a percentage with one decimal ("—" when nothing was counted)."""
+        value = self.value
+        return "—" if value is None else f"{float(value * 100):.1f}%"
+
+    def as_float(self) -> float | None:
+        value = self.value
+        return None if value is None else float(value)
+
+
+# --- the conditions behind every figure -------------------------------------------------------
+
+
+#: The FilteredRelation alias of each clock the assessment reads.
+CLOCK_ALIASES = {"sf": ClockKind.SIGN_FOR, "fc": ClockKind.FIRST_CONTACT, "rs": ClockKind.RESOLUTION}
+
+_DONE_REASONS = ["", StopReason.DONE]
+
+
+def _met(alias: str) -> Q:
+    return Q(
+        **{
+            f"{alias}__stopped_at__isnull": False,
+            f"{alias}__stop_reason__in": _DONE_REASONS,
+            f"{alias}__breached": False,
+            f"{alias}__stopped_at__lte": F(f"{alias}__due_at"),
+        }
+    )
+
+
+def _missed(alias: str, now: datetime.datetime) -> Q:
+    stopped_late = Q(**{f"{alias}__stopped_at__isnull": False, f"{alias}__stop_reason__in": _DONE_REASONS, f"{alias}__stopped_at__gt": F(f"{alias}__due_at")})
+    running_late = Q(**{f"{alias}__stopped_at__isnull": True, f"{alias}__paused_at__isnull": True, f"{alias}__due_at__lte": now})
+    # Pausing a clock that has already run out does not undo the miss.
+    paused_late = Q(**{f"{alias}__stopped_at__isnull": True, f"{alias}__paused_at__isnull": False, f"{alias}__due_at__lte": F(f"{alias}__paused_at")})
+    return Q(**{f"{alias}__breached": True}) | stopped_late | running_late | paused_late
+
+
+def _outcome(alias: str, now: datetime.datetime) -> Case:
+    return Case(When(_met(alias), then=Value(MET)), When(_missed(alias, now), then=Value(MISSED)), default=Value(""), output_field=CharField())
+
+
+HANDLED = ~Q(status__in=LEFT_UNIT)
+UNRULED_RETURN = Q(status=WorkOrderStatus.RETURNED, return_ruling="")
+HANDLING_TIME = Q(rs__stop_reason=StopReason.DONE, rs__elapsed_working_seconds__isnull=False) & HANDLED
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One countable figure: which side of the work order it is about and its condition."""
+
+    side: str
+    condition: Q
+    label: Any
+
+
+#: Every figure, by the key the table, the drill-down and the exports use.
+FIGURES: dict[str, Figure] = {
+    "received": Figure(RECEIVED, Q(), _("work orders received")),
+    "sign_for.num": Figure(RECEIVED, Q(sf_outcome=MET), _("signed for in time")),
+    "sign_for.den": Figure(RECEIVED, Q(sf_outcome__in=[MET, MISSED]), _("sign-for due or done")),
+    "response.num": Figure(RECEIVED, Q(fc_outcome=MET), _("first contact in time")),
+    "response.den": Figure(RECEIVED, Q(fc_outcome__in=[MET, MISSED]), _("first contact due or done")),
+    "on_time_resolution.num": Figure(RECEIVED, Q(rs_outcome=MET), _("completed in time")),
+    "on_time_resolution.den": Figure(RECEIVED, Q(rs_outcome__in=[MET, MISSED]), _("resolution due or done")),
+    "extension.num": Figure(RECEIVED, HANDLED & Q(extended=True), _("handled with an approved extension")),
+    "extension.den": Figure(RECEIVED, HANDLED, _("handled (not returned, not transferred)")),
+    "resolution.num": Figure(RECEIVED, HANDLED & Q(status=WorkOrderStatus.ACCEPTED), _("resolved (result accepted)")),
+    "resolution.den": Figure(RECEIVED, HANDLED, _("handled (not returned, not transferred)")),
+    "rework.num": Figure(RECEIVED, HANDLED & Q(sent_back=True), _("sent back for more work")),
+    "rework.den": Figure(RECEIVED, HANDLED & Q(completed_at__isnull=False), _("completed at least once")),
+    "return_rate.num": Figure(RECEIVED, Q(status=WorkOrderStatus.RETURNED, return_ruling="unjustified"), _("returned, ruled unjustified")),
+    "return_rate.den": Figure(RECEIVED, ~UNRULED_RETURN, _("received, less unruled returns")),
+    "unruled_returns": Figure(RECEIVED, UNRULED_RETURN, _("returns not ruled on yet")),
+    "overdue": Figure(RECEIVED, Q(rs_outcome=MISSED), _("overdue on resolution")),
+    "handling": Figure(RECEIVED, HANDLING_TIME, _("completed, with a handling time")),
+    "dispatch_accuracy.num": Figure(
+        SENT, ~UNRULED_RETURN & ~Q(status=WorkOrderStatus.RETURNED, return_ruling="justified"), _("dispatched, not returned with reason")
+    ),
+    "dispatch_accuracy.den": Figure(SENT, ~UNRULED_RETURN, _("dispatched, less unruled returns")),
+    "justified_returns": Figure(SENT, Q(status=WorkOrderStatus.RETURNED, return_ruling="justified"), _("returned, ruled justified")),
+}
+
+#: The rates of the table: (key, label, counts against the unit).
+RATES: tuple[tuple[str, Any, bool], ...] = (
+    ("sign_for", _("On-time sign-for rate"), False),
+    ("response", _("Response rate"), False),
+    ("on_time_resolution", _("On-time resolution rate"), False),
+    ("extension", _("Extension rate"), False),
+    ("resolution", _("Resolution rate"), False),
+    ("rework", _("Rework rate"), True),
+    ("return_rate", _("Return rate"), True),
+    ("dispatch_accuracy", _("Dispatch accuracy"), False),
+)
+RATE_LABELS = {key: label for key, label, _against in RATES}
+
+#: The labels of the composite's weights (the satisfaction rate has a weight but no figure yet).
+WEIGHT_LABELS = {**RATE_LABELS, "satisfaction": _("Satisfaction rate")}
+
+
+def weight_items(weights: AssessmentWeights) -> list[tuple[Any, int]]:
+    """(label, weight) of each rate of the composite, in the table's order."""
+    return [(WEIGHT_LABELS[key], value) for key, value in weights.as_dict().items()]
+
+
+def _excluded() -> Exists:
+    approved = Exclusion.objects.filter(status=ExclusionStatus.APPROVED)
+    return Exists(approved.filter(Q(work_order=OuterRef("pk")) | Q(case=OuterRef("case_id"), work_order__isnull=True)))
+
+
+def scoped_cases(user: Any, filters: Filters) -> QuerySet[CaseRecord]:
+    """The cases she may open, narrowed by the region and category filters (not by the period)."""
+    cases = CaseRecord.objects.visible_to(user)
+    if filters.region is not None:
+        # A count by place must not reveal where a case with a confidential location is.
+        cases = cases.filter(region__path__startswith=filters.region.path, location_confidential=False)
+    if filters.category is not None:
+        code = filters.category.code
+        cases = cases.filter(Q(category__code=code) | Q(category__parent__code=code))
+    return cases
+
+
+def in_scope(user: Any, filters: Filters, case_field: str = "case_id") -> Exists:
+    """The condition "the case in ``case_field`` is in her scope", tested row by row.
+
+    A correlated ``EXISTS`` rather than ``case IN (…)``: the database then checks only the
+    rows the other conditions (the period, the units) left, instead of working out every
+    case she may see first, which at a million cases is most of the time spent.
+    """
+    return Exists(scoped_cases(user, filters).filter(pk=OuterRef(case_field)))
+
+
+def _units_in_scope(user: Any, filters: Filters) -> QuerySet[Unit]:
+    units = access.visible_units(user)
+    if filters.level:
+        units = units.filter(region__level=filters.level)
+    return units
+
+
+def work_orders(user: Any, filters: Filters, *, side: str = RECEIVED, now: datetime.datetime | None = None) -> QuerySet[WorkOrder]:
+    """The work orders the assessment counts, annotated with what the figures test.
+
+    ``side`` RECEIVED: work orders sent *to* units in her scope during the period;
+    SENT: work orders sent *by* them (dispatch accuracy). Approved exclusions are left out.
+    Annotations: ``sf_outcome``, ``fc_outcome``, ``rs_outcome`` (met / missed / ""),
+    ``extended`` (an approved extension), ``sent_back`` (sent back for more work at least once).
+    """
+    now = now or timezone.now()
+    unit_field = "unit" if side == RECEIVED else "sent_by_unit"
+    orders = WorkOrder.objects.filter(
+        created_at__gte=filters.period.start,
+        created_at__lt=filters.period.end,
+        **{f"{unit_field}__in": _units_in_scope(user, filters)},
+    ).filter(in_scope(user, filters))
+    orders = orders.exclude(_excluded())
+    relations = {alias: FilteredRelation("clocks", condition=Q(clocks__kind=kind)) for alias, kind in CLOCK_ALIASES.items()}
+    return orders.annotate(**relations).annotate(
+        sf_outcome=_outcome("sf", now),
+        fc_outcome=_outcome("fc", now),
+        rs_outcome=_outcome("rs", now),
+        extended=Exists(ClockExtension.objects.filter(work_order=OuterRef("pk"), status=ExtensionStatus.APPROVED)),
+        sent_back=Exists(CaseEvent.objects.filter(work_order=OuterRef("pk"), kind=EventKind.SENT_BACK)),
+    )
+
+
+def figure_work_orders(user: Any, filters: Filters, key: str, *, unit: Unit | None = None, now: datetime.datetime | None = None) -> QuerySet[WorkOrder]:
+    """The work orders behind one figure (of one unit, or of the whole table): the drill-down."""
+    figure = FIGURES[key]
+    orders = work_orders(user, filters, side=figure.side, now=now).filter(figure.condition)
+    if unit is not None:
+        orders = orders.filter(**{"unit" if figure.side == RECEIVED else "sent_by_unit": unit})
+    return orders.select_related("case__category", "case__region", "unit", "sent_by_unit").order_by("created_at", "id")
+
+
+# --- percentiles ------------------------------------------------------------------------------
+
+
+class PercentileCont(Aggregate):
+    """PostgreSQL's ``percentile_cont(f) WITHIN GROUP (ORDER BY x)`` (linear interpolation)."""
+
+    function = "percentile_cont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+    def __init__(self, expression: Any, fraction: Fraction, **extra: Any) -> None:
+        # A constant of the code, written into the SQL as a decimal literal.
+        super().__init__(expression, fraction=f"{float(fraction)!r}", **extra)
+
+
+def _interpolate(values: dict[int, int], size: int) -> float:
+    """percentile_cont from the values at the 0-based positions around PERCENTILE·(size − 1)."""
+    position = PERCENTILE * (size - 1)
+    lower = position.numerator // position.denominator
+    upper = lower if position.denominator == 1 else lower + 1
+    low, high = values[lower], values.get(upper, values[lower])
+    return float(low + (high - low) * (position - lower))
+
+
+def handling_percentiles(orders: QuerySet[WorkOrder], group: str | None) -> dict[Any, float]:
+    """The 90th percentile of the handling time (working seconds) per ``group`` value (None: overall).
+
+    PostgreSQL computes it with ``percentile_cont``. Elsewhere (SQLite has no percentile
+    function) one portable query numbers each group's values in order with window
+    functions and keeps only the two rows around the percentile's position; the
+    interpolation between those two is the same as ``percentile_cont``'s. One query
+    either way, however many groups and rows.
+    """
+    timed = orders.filter(HANDLING_TIME)
+    seconds = F("rs__elapsed_working_seconds")
+    if connection.vendor == "postgresql":
+        if group is None:
+            result = timed.order_by().aggregate(p=PercentileCont(seconds, PERCENTILE))
+            return {None: result["p"]} if result["p"] is not None else {}
+        rows = timed.order_by().values(group).annotate(p=PercentileCont(seconds, PERCENTILE))
+        return {row[group]: row["p"] for row in rows}
+    partition = [F(group)] if group is not None else []
+    numbered = timed.order_by().annotate(
+        seconds=seconds,
+        position=Window(RowNumber(), partition_by=partition, order_by=[seconds.asc(), F("pk").asc()]),
+        size=Window(Count("pk"), partition_by=partition),
+    )
+    # Keep the rows whose 0-based position lies within one of x = 0.9·(size − 1): they include
+    # floor(x) and ceil(x), whatever the rounding of x in the database; the exact
+    # interpolation happens below with fractions.
+    x = (F("size") - 1) * Value(float(PERCENTILE), output_field=FloatField())
+    near = numbered.filter(position__gte=x, position__lte=x + 2)
+    found: dict[Any, dict[int, int]] = defaultdict(dict)
+    sizes: dict[Any, int] = {}
+    for row in near.values(*([group] if group else []), "seconds", "position", "size"):
+        key = row[group] if group else None
+        found[key][row["position"] - 1] = row["seconds"]
+        sizes[key] = row["size"]
+    return {key: _interpolate(values, sizes[key]) for key, values in found.items()}
+
+
+# --- overdue working days ---------------------------------------------------------------------
+
+
+class _Calendars:
+    """Working days per region, from every calendar loaded at once (queries: 1 + one per calendar chain in use)."""
+
+    def __init__(self) -> None:
+        self._calendars = list(WorkingCalendar.objects.select_related("region"))
+        self._specs: dict[tuple[int, ...], workcalendar.CalendarSpec] = {}
+        self._ordinals: dict[tuple[tuple[int, ...], datetime.date, datetime.date], dict[datetime.date, int]] = {}
+
+    def chain(self, region_path: str) -> list[WorkingCalendar]:
+        ids = [int(part) for part in region_path.strip("/").split("/") if part]
+        rank = {region_id: position for position, region_id in enumerate(ids, start=1)}
+        chain = [c for c in self._calendars if c.region_id is None or c.region_id in rank]
+        return sorted(chain, key=lambda c: rank.get(c.region_id, 0) if c.region_id else 0)
+
+    def spec(self, region_path: str) -> tuple[tuple[int, ...], workcalendar.CalendarSpec]:
+        chain = self.chain(region_path)
+        key = tuple(c.pk for c in chain)
+        if key not in self._specs:
+            self._specs[key] = spec_of_chain(chain)
+        return key, self._specs[key]
+
+    def working_days_after(self, region_path: str, first: datetime.date, last: datetime.date, *, span: tuple[datetime.date, datetime.date]) -> int:
+        """Working days after ``first`` up to and including ``last`` (0 when ``last`` is not after ``first``)."""
+        if last <= first:
+            return 0
+        key, spec = self.spec(region_path)
+        ordinals = self._ordinals.get((key, *span))
+        if ordinals is None:
+            # Running count of working days over the whole span, once per calendar chain.
+            ordinals, count, day = {}, 0, span[0]
+            while day <= span[1]:
+                count += spec.is_working_day(day)
+                ordinals[day] = count
+                day += datetime.timedelta(days=1)
+            self._ordinals[(key, *span)] = ordinals
+        return ordinals[last] - ordinals[first]
+
+
+def overdue_working_days(orders: QuerySet[WorkOrder], *, now: datetime.datetime) -> dict[int, int]:
+    """Working days past the resolution deadline, summed per unit.
+
+    For each work order overdue on resolution: the working days after the day it fell due,
+    up to and including the day its clock stopped (today while it runs), on the working
+    calendar of the unit's region (as the law counts days: from the next day). The database
+    groups the work orders by unit and by (due day, end day), so the arithmetic runs once
+    per group, not once per work order.
+    """
+    zone = local_zone()
+    rows = list(
+        orders.filter(FIGURES["overdue"].condition)
+        .annotate(
+            due_day=TruncDate("rs__due_at", tzinfo=zone),
+            end_day=TruncDate(Coalesce("rs__stopped_at", Value(now, output_field=DateTimeField())), tzinfo=zone),
+        )
+        .order_by()
+        .values("unit_id", "unit__region__path", "due_day", "end_day")
+        .annotate(n=Count("pk"))
+    )
+    if not rows:
+        return {}
+    span = (min(row["due_day"] for row in rows), max(row["end_day"] for row in rows))
+    calendars = _Calendars()
+    totals: dict[int, int] = defaultdict(int)
+    for row in rows:
+        days = calendars.working_days_after(row["unit__region__path"], row["due_day"], row["end_day"], span=span)
+        totals[row["unit_id"]] += days * row["n"]
+    return dict(totals)
+
+
+# --- the table --------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One line of the assessment table: a unit, or the total of the table."""
+
+    unit: Unit | None
+    received: int = 0
+    dispatched: int = 0
+    rates: dict[str, Rate] = field(default_factory=dict)
+    overdue: int = 0
+    overdue_days: int = 0
+    handling_count: int = 0
+    handling_seconds: int = 0
+    handling_p90_seconds: float | None = None
+    unruled_returns: int = 0
+    justified_returns: int = 0
+    composite: Fraction | None = None
+    rank: int | None = None
+
+    @property
+    def level(self) -> str:
+        return self.unit.region.level if self.unit is not None else ""
+
+    @property
+    def handling_mean_hours(self) -> Fraction | None:
+        """Mean handling time in working hours (exact)."""
+        return Fraction(self.handling_seconds, self.handling_count * 3600) if self.handling_count else None
+
+    @property
+    def handling_p90_hours(self) -> float | None:
+        return None if self.handling_p90_seconds is None else self.handling_p90_seconds / 3600
+
+    @property
+    def drill_query(self) -> str:
+        """The query-string part that narrows a drill-down to this row's unit (none for the total)."""
+        return f"&unit={self.unit.pk}" if self.unit is not None else ""
+
+    @property
+    def satisfaction(self) -> Any:
+        """Until petitioners rate their cases: the words "no ratings yet", never a number."""
+        return NO_RATINGS
+
+    @property
+    def composite_score(self) -> str:
+        return "—" if self.composite is None else f"{float(self.composite):.1f}"
+
+    def rate_list(self) -> list[tuple[str, Any, bool, Rate]]:
+        """(key, label, counts against, rate) in the table's order, for templates."""
+        return [(key, label, against, self.rates.get(key, Rate(0, 0))) for key, label, against in RATES]
+
+
+@dataclass
+class Assessment:
+    """The assessment table for one set of filters, with what it left out."""
+
+    filters: Filters
+    rows: list[Row]
+    total: Row
+    weights: AssessmentWeights
+    exclusions: list[Exclusion]
+    computed_at: datetime.datetime
+
+
+def _received_counts(orders: QuerySet[WorkOrder]) -> list[dict[str, Any]]:
+    keys = [key for key, figure in FIGURES.items() if figure.side == RECEIVED]
+    aggregates: dict[str, Any] = {key.replace(".", "__"): Count("pk", filter=FIGURES[key].condition) for key in keys}
+    aggregates["handling_seconds"] = Sum("rs__elapsed_working_seconds", filter=HANDLING_TIME)
+    return [dict(row) for row in orders.order_by().values("unit_id").annotate(**aggregates)]
+
+
+def _sent_counts(orders: QuerySet[WorkOrder]) -> list[dict[str, Any]]:
+    keys = [key for key, figure in FIGURES.items() if figure.side == SENT]
+    aggregates: dict[str, Any] = {key.replace(".", "__"): Count("pk", filter=FIGURES[key].condition) for key in keys}
+    aggregates["dispatched"] = Count("pk")
+    return [dict(row) for row in orders.order_by().values("sent_by_unit_id").annotate(**aggregates)]
+
+
+def _fill_received(row: Row, counts: dict[str, Any]) -> None:
+    def count(key: str) -> int:
+        return int(counts.get(key) or 0)
+
+    row.received = count("received")
+    for key in ("sign_for", "response", "on_time_resolution", "extension", "resolution", "rework", "return_rate"):
+        row.rates[key] = Rate(count(f"{key}__num"), count(f"{key}__den"))
+    row.overdue = count("overdue")
+    row.unruled_returns = count("unruled_returns")
+    row.handling_count = count("handling")
+    row.handling_seconds = count("handling_seconds")
+
+
+def composite(rates: dict[str, Rate], weights: dict[str, int]) -> Fraction | None:
+    """The weighted composite score out of 100 (exact).
+
+    Σ weight × value / Σ weight over the rates that have a value; a rate that counts
+    against the unit (rework, returns) enters as 1 − rate. The satisfaction rate has no
+    value until petitioners rate their cases, so its weight is left out rather than
+    scored as zero; a unit with no rate at all has no score.
+    """
+    total_weight, score = 0, Fraction(0)
+    for key in RATE_KEYS:
+        weight = weights.get(key, 0)
+        rate = rates.get(key)
+        value = rate.value if rate is not None else None
+        if not weight or value is None:
+            continue
+        if key in ("rework", "return_rate"):
+            value = 1 - value
+        total_weight += weight
+        score += weight * value
+    return score * 100 / total_weight if total_weight else None
+
+
+def _rank(rows: list[Row]) -> None:
+    """Rank the units of each level by composite (1 is best; equal scores share a rank)."""
+    by_level: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        if row.composite is not None:
+            by_level[row.level].append(row)
+    for ranked in by_level.values():
+        ranked.sort(key=lambda r: r.composite or 0, reverse=True)
+        for index, row in enumerate(ranked):
+            previous = ranked[index - 1] if index else None
+            row.rank = previous.rank if previous is not None and previous.composite == row.composite else index + 1
+
+
+def listed_exclusions(user: Any, filters: Filters) -> QuerySet[Exclusion]:
+    """The approved exclusions that took work orders of this table's scope and period out of it."""
+    in_period = Q(created_at__gte=filters.period.start, created_at__lt=filters.period.end)
+    case_has_order = Exists(WorkOrder.objects.filter(in_period, case=OuterRef("case_id")))
+    order_in_period = Q(work_order__created_at__gte=filters.period.start, work_order__created_at__lt=filters.period.end)
+    return (
+        Exclusion.objects.approved()
+        .filter(in_scope(user, filters))
+        .filter(order_in_period | (Q(work_order__isnull=True) & case_has_order))
+        .select_related("case", "work_order__unit", "requesting_unit", "decided_by")
+        .order_by("decided_at", "id")
+    )
+
+
+def assessment(user: Any, filters: Filters, *, now: datetime.datetime | None = None) -> Assessment:
+    """The assessment table in her scope: one row per unit that received or sent work in the period.
+
+    A constant number of queries whatever the number of units and work orders: the
+    received side grouped by unit (the total is their sum), the sent side grouped by sending
+    unit, the percentiles per unit and overall, the overdue days (plus one query per
+    working-calendar chain in use), the units, the weights and the exclusions.
+    """
+    now = now or timezone.now()
+    received = work_orders(user, filters, side=RECEIVED, now=now)
+    sent = work_orders(user, filters, side=SENT, now=now)
+    rows: dict[int, Row] = {}
+
+    def row_of(unit_id: int) -> Row:
+        return rows.setdefault(unit_id, Row(unit=None))
+
+    received_counts = _received_counts(received)
+    for counts in received_counts:
+        _fill_received(row_of(counts["unit_id"]), counts)
+    for counts in _sent_counts(sent):
+        row = row_of(counts["sent_by_unit_id"])
+        row.dispatched = counts["dispatched"]
+        row.justified_returns = counts["justified_returns"]
+        row.rates["dispatch_accuracy"] = Rate(counts["dispatch_accuracy__num"], counts["dispatch_accuracy__den"])
+    for unit_id, seconds in handling_percentiles(received, "unit_id").items():
+        row_of(unit_id).handling_p90_seconds = seconds
+    for unit_id, days in overdue_working_days(received, now=now).items():
+        row_of(unit_id).overdue_days = days
+    units = Unit.objects.filter(pk__in=list(rows)).select_related("region", "kind").in_bulk()
+    for unit_id, row in rows.items():
+        row.unit = units[unit_id]
+
+    total = Row(unit=None)
+    # Every work order belongs to exactly one unit: the total of each count is the sum of the units'.
+    summed: dict[str, int] = defaultdict(int)
+    for counts in received_counts:
+        for key, value in counts.items():
+            if key != "unit_id":
+                summed[key] += value or 0
+    _fill_received(total, summed)
+    total.dispatched = sum(row.dispatched for row in rows.values())
+    total.justified_returns = sum(row.justified_returns for row in rows.values())
+    total.rates["dispatch_accuracy"] = Rate(
+        sum(row.rates.get("dispatch_accuracy", Rate(0, 0)).numerator for row in rows.values()),
+        sum(row.rates.get("dispatch_accuracy", Rate(0, 0)).denominator for row in rows.values()),
+    )
+    total.overdue_days = sum(row.overdue_days for row in rows.values())
+    total.handling_p90_seconds = handling_percentiles(received, None).get(None)
+
+    weights = AssessmentWeights.objects.current()
+    weight_map = weights.as_dict()
+    for row in rows.values():
+        row.composite = composite(row.rates, weight_map)
+    total.composite = composite(total.rates, weight_map)
+    ordered = sorted(rows.values(), key=lambda r: r.unit.path if r.unit else "")
+    _rank(ordered)
+    return Assessment(filters=filters, rows=ordered, total=total, weights=weights, exclusions=list(listed_exclusions(user, filters)), computed_at=now)
+
+
+# --- the leader's dashboard ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar of a chart: a key, its label and the count."""
+
+    key: str
+    label: str
+    count: int
+
+
+@dataclass
+class Dashboard:
+    """The leader's figures for her scope and the filters."""
+
+    filters: Filters
+    total: int
+    by_status: list[Bar]
+    by_category: list[Bar]
+    by_channel: list[Bar]
+    by_region: list[Bar]
+    confidential_location: int
+    trend: list[dict[str, Any]]
+    overdue_count: int
+    overdue: list[Any]
+    supervised: list[Any]
+    assessment: Assessment
+
+
+#: How many months the trend shows, ending with the period's last month.
+TREND_MONTHS = 12
+
+#: How many overdue work orders the dashboard lists (the count covers all of them).
+OVERDUE_LIST_LENGTH = 20
+
+
+def _months_back(last: datetime.date, months: int) -> datetime.date:
+    index = last.year * 12 + (last.month - 1) - (months - 1)
+    return datetime.date(index // 12, index % 12 + 1, 1)
+
+
+def _region_breakdown(cases: QuerySet[CaseRecord], base: Region | None, user: Any) -> list[Bar]:
+    """Cases per child region of ``base`` (or of her top regions), rolled up from one grouped query."""
+    if base is None:
+        tops = list(Region.objects.filter(path__in=_minimal_paths(set(access.case_scope(user, READER_CAPABILITIES).region_paths))).order_by("path"))
+        if len(tops) != 1:
+            # Several areas (or none, for a department): one bar per area.
+            return _bars_of(cases, tops, None)
+        base = tops[0]
+    return _bars_of(cases, list(Region.objects.filter(parent=base).order_by("path")), base)
+
+
+def _bars_of(cases: QuerySet[CaseRecord], regions: list[Region], base: Region | None) -> list[Bar]:
+    """One bar per region (its subtree), and one for cases located at ``base`` itself."""
+    if not regions and base is None:
+        return []
+    grouped = cases.exclude(location_confidential=True).order_by().values("region__path").annotate(n=Count("pk"))
+    counts: dict[int, int] = defaultdict(int)
+    for row in grouped:
+        holder = next((region for region in regions if row["region__path"].startswith(region.path)), base)
+        if holder is not None:
+            counts[holder.pk] += row["n"]
+    bars = [Bar(str(region.pk), region.display_name, counts.get(region.pk, 0)) for region in regions]
+    if base is not None and counts.get(base.pk):
+        bars.insert(0, Bar(str(base.pk), base.display_name, counts[base.pk]))
+    return bars
+
+
+def _minimal_paths(paths: set[str]) -> list[str]:
+    return sorted(p for p in paths if not any(p != q and p.startswith(q) for q in paths))
+
+
+#: How many chased work orders the dashboard lists.
+SUPERVISED_LIST_LENGTH = 20
+
+
+def supervised_work(user: Any, filters: Filters) -> list[Any]:
+    """The latest reminders (催办), supervisions (督办) and listings (挂牌督办) of work still open, in her scope."""
+    from rightscare.supervision.models import Chase
+
+    open_statuses = [WorkOrderStatus.SENT, WorkOrderStatus.SIGNED, WorkOrderStatus.IN_PROGRESS]
+    chases = Chase.objects.filter(work_order__unit__in=access.visible_units(user), work_order__status__in=open_statuses)
+    chases = chases.filter(in_scope(user, filters, "work_order__case_id"))
+    return list(chases.select_related("work_order__case", "work_order__unit", "by_unit").order_by("-at", "-id")[:SUPERVISED_LIST_LENGTH])
+
+
+def dashboard(user: Any, filters: Filters, *, now: datetime.datetime | None = None) -> Dashboard:
+    """The leader's dashboard: counts by status, category, channel and region for the period, a trend, and the overdue list.
+
+    Counts are of the cases registered in the period in her scope (``scoped_cases``);
+    the trend covers the twelve months up to the period's end; the overdue list comes from
+    the clocks of ``rightscare.supervision`` (running past their due time now).
+    """
+    from rightscare.intake.models import Channel, Contact
+    from rightscare.supervision.models import WorkOrderClock
+
+    now = now or timezone.now()
+    visible = in_scope(user, filters, "pk")
+    cases = CaseRecord.objects.filter(created_at__gte=filters.period.start, created_at__lt=filters.period.end).filter(visible)
+    # One grouped query for the status, category, channel and confidentiality counts: its rows
+    # are bounded by the combinations of those values, not by the number of cases.
+    first_channel = Contact.objects.filter(case=OuterRef("pk")).order_by("occurred_at", "id").values("channel")[:1]
+    groups = list(
+        cases.order_by()
+        .annotate(top=Coalesce("category__parent_id", "category_id"), channel=Subquery(first_channel))
+        .values("status", "top", "channel", "location_confidential")
+        .annotate(n=Count("pk"))
+    )
+    statuses: dict[str, int] = defaultdict(int)
+    top_counts: dict[int, int] = defaultdict(int)
+    channels: dict[str, int] = defaultdict(int)
+    for group in groups:
+        statuses[group["status"]] += group["n"]
+        top_counts[group["top"]] += group["n"]
+        channels[group["channel"] or ""] += group["n"]
+    status_labels = dict(CaseStatus.choices)
+    by_status = [Bar(status, str(status_labels.get(status, status)), n) for status, n in sorted(statuses.items())]
+    total = sum(statuses.values())
+    tops = Category.objects.in_bulk(list(top_counts))
+    by_category = sorted((Bar(tops[top].code, tops[top].display_name, n) for top, n in top_counts.items() if top in tops), key=lambda b: (-b.count, b.key))
+    channel_labels = dict(Channel.choices)
+    by_channel = sorted(
+        (Bar(channel, str(channel_labels.get(channel, _("Registered directly"))), n) for channel, n in channels.items()), key=lambda b: (-b.count, b.key)
+    )
+    by_region = _region_breakdown(cases, filters.region, user)
+    # With a region chosen, cases with a confidential location are not counted at all.
+    confidential_location = sum(group["n"] for group in groups if group["location_confidential"])
+
+    first_month = _months_back(filters.period.last, TREND_MONTHS)
+    window_start = datetime.datetime.combine(first_month, datetime.time(0), tzinfo=local_zone())
+    zone = local_zone()
+    registered = {
+        row["month"]: row["n"]
+        for row in CaseRecord.objects.filter(created_at__gte=window_start, created_at__lt=filters.period.end)
+        .filter(visible)
+        .order_by()
+        .annotate(month=TruncMonth("created_at", tzinfo=zone))
+        .values("month")
+        .annotate(n=Count("pk"))
+    }
+    resolved = {
+        row["month"]: row["n"]
+        for row in CaseRecord.objects.filter(resolved_at__gte=window_start, resolved_at__lt=filters.period.end)
+        .filter(visible)
+        .order_by()
+        .annotate(month=TruncMonth("resolved_at", tzinfo=zone))
+        .values("month")
+        .annotate(n=Count("pk"))
+    }
+
+    def month_key(value: Any) -> str:
+        return f"{value:%Y-%m}"
+
+    registered_by_month = {month_key(k): v for k, v in registered.items()}
+    resolved_by_month = {month_key(k): v for k, v in resolved.items()}
+    trend = []
+    for offset in range(TREND_MONTHS):
+        month = _months_back(filters.period.last, TREND_MONTHS - offset)
+        key = f"{month:%Y-%m}"
+        trend.append({"month": key, "registered": registered_by_month.get(key, 0), "resolved": resolved_by_month.get(key, 0)})
+
+    overdue_clocks = (
+        WorkOrderClock.objects.overdue(now)
+        .filter(work_order__unit__in=access.visible_units(user))
+        .filter(in_scope(user, filters, "work_order__case_id"))
+        .select_related("work_order__case__category", "work_order__unit")
+        .order_by("due_at", "id")
+    )
+    return Dashboard(
+        filters=filters,
+        total=total,
+        by_status=by_status,
+        by_category=by_category,
+        by_channel=by_channel,
+        by_region=by_region,
+        confidential_location=confidential_location,
+        trend=trend,
+        overdue_count=overdue_clocks.count(),
+        overdue=list(overdue_clocks[:OVERDUE_LIST_LENGTH]),
+        supervised=supervised_work(user, filters),
+        assessment=assessment(user, filters, now=now),
+    )
+
+
+def chart_data(board: Dashboard) -> dict[str, Any]:
+    """What the dashboard's charts draw (for a ``json_script`` tag; the chart code is static/js/charts.js)."""
+
+    def bars(items: list[Bar]) -> dict[str, Any]:
+        return {"labels": [item.label for item in items], "values": [item.count for item in items]}
+
+    return {
+        "trend": {
+            "months": [point["month"] for point in board.trend],
+            "series": [
+                {"name": str(_("Registered")), "values": [point["registered"] for point in board.trend]},
+                {"name": str(_("Resolved")), "values": [point["resolved"] for point in board.trend]},
+            ],
+        },
+        "category": bars(board.by_category),
+        "channel": bars(board.by_channel),
+        "region": bars(board.by_region),
+        "status": bars(board.by_status),
+    }
+
+
+def iter_rates(row: Row) -> Iterable[tuple[str, Rate]]:
+    """The rates of a row in the table's order."""
+    for key, _label, _against in RATES:
+        yield key, row.rates.get(key, Rate(0, 0))

@@ -1,0 +1,154 @@
+"""The messages of the deadline sweep and of chasing (催办 → 督办 → 挂牌督办), and who receives them.
+
+Every message goes through the outbox (:func:`rightscare.notifications.services.queue_message`)
+on the ``inbox`` channel, inside the transaction of the step that causes it, so a message
+exists exactly when its step does. Administrators may reword each event per language on
+the message-template pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from rightscare.notifications.events import Event, register_event
+from rightscare.notifications.services import queue_message
+from rightscare.org.models import Membership, Unit, User
+from rightscare.org.roles import CAPABILITIES, Capability
+
+_CASE_VARIABLES: dict[str, Promise | str] = {
+    "case_number": _("the case number"),
+    "unit": _("the unit the work order was sent to"),
+    "clock": _("the deadline (sign-for, first contact, update gap or resolution)"),
+    "due_at": _("when it is or was due"),
+}
+
+DEADLINE_WARNING = register_event(
+    Event(
+        code="supervision.deadline_warning",
+        label=_("A deadline is approaching"),
+        variables={**_CASE_VARIABLES, "share": _("how much of the time is used (50 % or 80 %)")},
+        subject=_("Case {{ case_number }}: {{ share }} of the time for {{ clock }} is used"),
+        body=_(
+            "The {{ clock }} deadline of case {{ case_number }} ({{ unit }}) is {{ due_at|date:'Y-m-d H:i' }}; {{ share }} of the time is used.\n\n"
+            "Sign in to RightsCare to go on with the work order."
+        ),
+    )
+)
+
+DEADLINE_MISSED = register_event(
+    Event(
+        code="supervision.deadline_missed",
+        label=_("A deadline was missed (automatic reminder)"),
+        variables=_CASE_VARIABLES,
+        subject=_("Reminder: case {{ case_number }} is overdue ({{ clock }})"),
+        body=_(
+            "The {{ clock }} deadline of case {{ case_number }} ({{ unit }}) was {{ due_at|date:'Y-m-d H:i' }} and has passed.\n\n"
+            "If it stays overdue, the work order goes to the parent unit for supervision."
+        ),
+    )
+)
+
+REMINDER = register_event(
+    Event(
+        code="supervision.reminder",
+        label=_("A supervisor sent a reminder"),
+        variables={
+            "case_number": _("the case number"),
+            "unit": _("the unit the work order was sent to"),
+            "chasing_unit": _("the unit that sent the reminder"),
+            "comment": _("what the unit must answer (may be empty)"),
+        },
+        subject=_("Reminder from {{ chasing_unit }}: case {{ case_number }}"),
+        body=_(
+            "{{ chasing_unit }} reminds {{ unit }} of case {{ case_number }}.\n\n"
+            "{% if comment %}{{ comment }}\n\nAnswer on the work-order page of RightsCare.{% else %}Sign in to RightsCare to go on with the work order.{% endif %}"
+        ),
+    )
+)
+
+SUPERVISION = register_event(
+    Event(
+        code="supervision.supervision",
+        label=_("A work order is under supervision (督办)"),
+        variables={**_CASE_VARIABLES, "chasing_unit": _("the supervising unit")},
+        subject=_("Under supervision: case {{ case_number }} ({{ unit }})"),
+        body=_(
+            "Case {{ case_number }} is overdue at {{ unit }} ({{ clock }}, due {{ due_at|date:'Y-m-d H:i' }}) and is now supervised by {{ chasing_unit }}.\n\n"
+            "The unit must say on the work-order page why it is overdue and when it will be done."
+        ),
+    )
+)
+
+LISTED = register_event(
+    Event(
+        code="supervision.listed",
+        label=_("A work order is listed for supervision (挂牌督办)"),
+        variables={**_CASE_VARIABLES, "chasing_unit": _("the unit that lists it")},
+        subject=_("Listed for supervision by {{ chasing_unit }}: case {{ case_number }}"),
+        body=_(
+            "Case {{ case_number }} is seriously overdue at {{ unit }} ({{ clock }}, due {{ due_at|date:'Y-m-d H:i' }}) "
+            "and is listed for supervision by {{ chasing_unit }}.\n\nThe unit must answer on the work-order page."
+        ),
+    )
+)
+
+EMERGENCY_UNSIGNED = register_event(
+    Event(
+        code="supervision.emergency_unsigned",
+        label=_("An emergency was not signed for in time"),
+        variables={**_CASE_VARIABLES, "chasing_unit": _("the parent unit it escalated to")},
+        subject=_("Emergency not signed for: case {{ case_number }} ({{ unit }})"),
+        body=_(
+            "The emergency case {{ case_number }} sent to {{ unit }} was not signed for by {{ due_at|date:'Y-m-d H:i' }}. "
+            "It has been escalated to {{ chasing_unit }} and to the person on duty.\n\nAct now."
+        ),
+    )
+)
+
+CHASE_ANSWERED = register_event(
+    Event(
+        code="supervision.chase_answered",
+        label=_("A unit answered a reminder or supervision"),
+        variables={
+            "case_number": _("the case number"),
+            "unit": _("the unit that answered"),
+            "level": _("reminder, supervision or listed supervision"),
+            "answer": _("the answer"),
+        },
+        subject=_("{{ unit }} answered the {{ level }} of case {{ case_number }}"),
+        body=_("{{ unit }} answered the {{ level }} of case {{ case_number }}:\n\n{{ answer }}"),
+    )
+)
+
+#: Who reads what is sent to a unit's handling staff: those who sign for and handle its work orders.
+HANDLING_CAPABILITIES = (Capability.HANDLE_WORK_ORDERS, Capability.DISPATCH_CASES)
+#: Who reads what is sent to a supervising unit: its supervisors and dispatchers.
+SUPERVISING_CAPABILITIES = (Capability.SUPERVISE, Capability.DISPATCH_CASES)
+
+
+def members_with(unit: Unit | None, capabilities: Iterable[Capability]) -> list[User]:
+    """The active users holding, in ``unit``, a role that carries one of ``capabilities`` (ordered by id)."""
+    if unit is None:
+        return []
+    wanted = set(capabilities)
+    roles = [role for role, granted in CAPABILITIES.items() if granted & wanted]
+    memberships = Membership.objects.active().filter(unit=unit, role__in=roles, user__is_active=True).select_related("user").order_by("user_id")
+    users: dict[int, User] = {}
+    for membership in memberships:
+        users.setdefault(membership.user_id, membership.user)
+    return list(users.values())
+
+
+def send(event: Event, recipients: Iterable[User], context: Mapping[str, Any]) -> int:
+    """Queue ``event`` to each recipient's inbox, once per person (in the installation's language); return how many."""
+    sent: set[int] = set()
+    for user in recipients:
+        if user.pk in sent:
+            continue
+        sent.add(user.pk)
+        queue_message(event=event.code, to_user=user, channel="inbox", context=context)
+    return len(sent)

@@ -1,0 +1,95 @@
+"""The assessment and the dashboard take a constant number of queries, however many units and cases."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from rightscare.assessment import selectors
+from rightscare.cases import services
+from rightscare.cases.models import Category
+from rightscare.org.access import forget_grants
+from tests.assessment.dataset import NOW, at, frozen
+from tests.factories import make_unit
+
+MARCH = selectors.Filters(period=selectors.Period.month(2026, 3))
+
+#: Queries of the assessment table: her grants; the received side grouped by unit (the total is their
+#: sum); the sent side; the percentile per unit and overall; the overdue days (grouped rows, the
+#: calendars, the exceptions of the one calendar chain in use); the units; the weights; the exclusions.
+ASSESSMENT_QUERIES = 11
+
+#: The dashboard: the assessment's queries and its own (the counts by status, category, channel and
+#: confidentiality; the categories' names; the top region, its children and the counts by region; two
+#: trend queries; the overdue count and list; the chases).
+DASHBOARD_QUERIES = ASSESSMENT_QUERIES + 10
+
+
+def _more_units_and_work(org, personas, count: int) -> None:
+    """``count`` more street-level units in Pingshan, each sent a work order on Monday 2 March (left unsigned: overdue)."""
+    street_kind = org.units["pingshan_street"].kind
+    category = Category.objects.get(code="wage-arrears", valid_until__isnull=True)
+    for index in range(count):
+        unit = make_unit(f"坪山第{index}街道妇联", street_kind, org.regions["pingshan_street"], org.units["pingshan"])
+        with frozen(at(2, 9)):
+            case = services.register_case(
+                by=personas["operator"],
+                unit=org.units["pingshan"],
+                request_type="help",
+                category=category,
+                summary="又一件。",
+                region=org.regions["pingshan_street"],
+            )
+        with frozen(at(2, 10)):
+            services.dispatch_case(case=case, by=personas["dispatcher"], dispatching_unit=org.units["pingshan"], lead=unit, time_class="standard")
+
+
+def _queries(action) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        action()
+    return len(captured.captured_queries)
+
+
+def test_assessment_queries_do_not_grow_with_units_and_cases(dataset, org, personas) -> None:
+    supervisor = personas["supervisor"]
+
+    def run():
+        forget_grants(supervisor)
+        return selectors.assessment(supervisor, MARCH, now=NOW)
+
+    small = _queries(run)
+    _more_units_and_work(org, personas, 6)
+    large = _queries(run)
+    assert len(run().rows) == 3 + 6
+    assert small == large == ASSESSMENT_QUERIES
+
+
+def test_dashboard_queries_do_not_grow_with_units_and_cases(dataset, org, personas) -> None:
+    supervisor = personas["supervisor"]
+
+    def run():
+        forget_grants(supervisor)
+        return selectors.dashboard(supervisor, MARCH, now=NOW)
+
+    small = _queries(run)
+    _more_units_and_work(org, personas, 6)
+    large = _queries(run)
+    assert run().total == 11 + 6
+    assert small == large == DASHBOARD_QUERIES
+
+
+def test_pages_take_a_constant_number_of_queries(dataset, org, personas, client) -> None:
+    from tests.conftest import log_in
+
+    log_in(client, personas["supervisor"])
+    query = "?period=month&year=2026&month=3"
+    counts = []
+    for extra in (0, 4):
+        _more_units_and_work(org, personas, extra)
+        with CaptureQueriesContext(connection) as captured, frozen(NOW + datetime.timedelta(minutes=extra)):
+            assert client.get("/assessment/" + query).status_code == 200
+            assert client.get("/dashboard/" + query).status_code == 200
+        counts.append(len(captured.captured_queries))
+    assert counts[0] == counts[1]

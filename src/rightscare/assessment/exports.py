@@ -93,6 +93,7 @@ def _local(value: Any) -> str:
 
 
 def work_order_header() -> list[str]:
+    """The column titles of a work-order export, in the order of :func:`work_order_rows`."""
     return [
         _("Case number"),
         _("Registered"),

@@ -308,7 +308,7 @@ def _history_until(request: StaffRequest, case: Case) -> datetime.datetime | Non
     return transfer.decided_at if transfer else None
 
 
-def _work_order(request: StaffRequest, work_order_id: int) -> WorkOrder:
+def work_order_in_scope(request: StaffRequest, work_order_id: int) -> WorkOrder:
     """A work order of a case in her scope (and not hidden from her by a transfer), or 404."""
     try:
         order = WorkOrder.objects.visible_to(request.user).select_related("case__region", "unit", "sent_by_unit").get(pk=work_order_id)
@@ -347,7 +347,7 @@ def _ids(result: str) -> list[int]:
     return [int(pk) for pk in result.split(",") if pk]
 
 
-def _case_out(request: StaffRequest, case: Case) -> dict[str, Any]:
+def case_out(request: StaffRequest, case: Case) -> dict[str, Any]:
     location_visible = services.location_visible_to(request.user, case)
     until = None if location_visible else _history_until(request, case)
     orders = case.work_orders.select_related("unit", "sent_by_unit", "case").prefetch_related("clocks").order_by("created_at", "id")
@@ -487,13 +487,13 @@ def create_case(request: StaffRequest, payload: CaseIn, idempotency_key: Idempot
         return str(case.pk)
 
     result, ran = run_once(user_id=request.user.pk, scope="api:create_case", key=idempotency_key, create=create)
-    return Status(201 if ran else 200, _case_out(request, _case(request, int(result))))
+    return Status(201 if ran else 200, case_out(request, _case(request, int(result))))
 
 
 @router.get("/cases/{case_id}", response=CaseOut, summary="One case with its work orders")
 def get_case(request: StaffRequest, case_id: RecordId) -> dict[str, Any]:
     """The address (and region) of a confidential case only for the units handling it and the federations over it."""
-    return _case_out(request, _case(request, case_id))
+    return case_out(request, _case(request, case_id))
 
 
 @router.get("/cases/{case_id}/timeline", response=list[EventOut], summary="The case's timeline, in order")
@@ -553,21 +553,21 @@ def dispatch(request: StaffRequest, case_id: RecordId, payload: DispatchIn, idem
 def answer(request: StaffRequest, case_id: RecordId, payload: ReplyIn) -> dict[str, Any]:
     """For the registering unit's operators and dispatchers; 409 unless it is a consultation not yet dispatched."""
     case = services.answer_directly(case=_case(request, case_id), by=request.user, reply=payload.reply)
-    return _case_out(request, case)
+    return case_out(request, case)
 
 
 @router.post("/cases/{case_id}/decline", response=CaseOut, summary="Record that the request is not accepted")
 def decline(request: StaffRequest, case_id: RecordId, payload: ReasonIn) -> dict[str, Any]:
     """The reason is what the petitioner is told; 409 once the case is dispatched."""
     case = services.decline_case(case=_case(request, case_id), by=request.user, reason=payload.reason)
-    return _case_out(request, case)
+    return case_out(request, case)
 
 
 @router.post("/cases/{case_id}/close", response=CaseOut, summary="Close a resolved case")
 def close(request: StaffRequest, case_id: RecordId) -> dict[str, Any]:
     """For a dispatcher of the case; 409 unless it is resolved."""
     case = services.close_case(case=_case(request, case_id), by=request.user)
-    return _case_out(request, case)
+    return case_out(request, case)
 
 
 @router.post("/cases/{case_id}/transfers", response={201: TransferOut, 200: TransferOut}, summary="Ask a peer unit to take over the case")
@@ -617,37 +617,37 @@ def inbox(request: StaffRequest) -> QuerySet[WorkOrder]:
 @router.get("/work-orders/{work_order_id}", response=WorkOrderOut, summary="One work order")
 def get_work_order(request: StaffRequest, work_order_id: RecordId) -> WorkOrder:
     """Any work order of a case in my scope."""
-    return _work_order(request, work_order_id)
+    return work_order_in_scope(request, work_order_id)
 
 
 @router.post("/work-orders/{work_order_id}/sign-for", response=WorkOrderOut, summary="Sign for a work order")
 def sign_for(request: StaffRequest, work_order_id: RecordId) -> WorkOrder:
     """For the unit it was sent to; 409 unless it is waiting to be signed for."""
-    return services.sign_for_work_order(work_order=_work_order(request, work_order_id), by=request.user)
+    return services.sign_for_work_order(work_order=work_order_in_scope(request, work_order_id), by=request.user)
 
 
 @router.post("/work-orders/{work_order_id}/return", response=WorkOrderOut, summary="Return a work order with a reason")
 def return_order(request: StaffRequest, work_order_id: RecordId, payload: ReasonIn) -> WorkOrder:
     """Until the first progress note and within the return window (409 after)."""
-    return services.return_work_order(work_order=_work_order(request, work_order_id), by=request.user, reason=payload.reason)
+    return services.return_work_order(work_order=work_order_in_scope(request, work_order_id), by=request.user, reason=payload.reason)
 
 
 @router.post("/work-orders/{work_order_id}/return-ruling", response=WorkOrderOut, summary="Rule a return justified or unjustified")
 def rule_return(request: StaffRequest, work_order_id: RecordId, payload: RulingIn) -> WorkOrder:
     """For the dispatchers of the unit that sent it; 409 unless it is returned and not yet ruled on."""
-    return services.rule_on_return(work_order=_work_order(request, work_order_id), by=request.user, ruling=payload.ruling, note=payload.note)
+    return services.rule_on_return(work_order=work_order_in_scope(request, work_order_id), by=request.user, ruling=payload.ruling, note=payload.note)
 
 
 @router.post("/work-orders/{work_order_id}/first-contact", response=WorkOrderOut, summary="Record the first contact with the petitioner")
 def first_contact(request: StaffRequest, work_order_id: RecordId, payload: FirstContactIn) -> WorkOrder:
     """The work order is then in progress (409 unless it is signed for)."""
-    return services.record_first_contact(work_order=_work_order(request, work_order_id), by=request.user, note=payload.note)
+    return services.record_first_contact(work_order=work_order_in_scope(request, work_order_id), by=request.user, note=payload.note)
 
 
 @router.post("/work-orders/{work_order_id}/notes", response={201: EventOut, 200: EventOut}, summary="Add a progress note")
 def add_note(request: StaffRequest, work_order_id: RecordId, payload: NoteIn, idempotency_key: IdempotencyKey = "") -> Status[Any]:
     """The note as it appears on the timeline (201); once signed for and until accepted (409 otherwise)."""
-    order = _work_order(request, work_order_id)
+    order = work_order_in_scope(request, work_order_id)
 
     def create() -> str:
         services.add_progress_note(work_order=order, by=request.user, text=payload.text, visibility=payload.visibility, public_text=payload.public_text)
@@ -663,7 +663,7 @@ def add_note(request: StaffRequest, work_order_id: RecordId, payload: NoteIn, id
 def complete(request: StaffRequest, work_order_id: RecordId, payload: CompleteIn) -> WorkOrder:
     """With outcome codes and amounts (such as 130,000 yuan back pay); 409 unless in progress with every forwarded order reviewed."""
     return services.complete_work_order(
-        work_order=_work_order(request, work_order_id),
+        work_order=work_order_in_scope(request, work_order_id),
         by=request.user,
         result=payload.result,
         outcome_codes=payload.outcome_codes,
@@ -674,7 +674,7 @@ def complete(request: StaffRequest, work_order_id: RecordId, payload: CompleteIn
 @router.post("/work-orders/{work_order_id}/review", response=WorkOrderOut, summary="Accept a completed work order or send it back")
 def review(request: StaffRequest, work_order_id: RecordId, payload: ReviewIn) -> WorkOrder:
     """For the unit that sent it; the case is resolved once every top-level order is accepted; 409 unless completed."""
-    return services.review_work_order(work_order=_work_order(request, work_order_id), by=request.user, accept=payload.accept, comment=payload.comment)
+    return services.review_work_order(work_order=work_order_in_scope(request, work_order_id), by=request.user, accept=payload.accept, comment=payload.comment)
 
 
 @router.post(
@@ -682,7 +682,7 @@ def review(request: StaffRequest, work_order_id: RecordId, payload: ReviewIn) ->
 )
 def forward(request: StaffRequest, work_order_id: RecordId, payload: ForwardIn, idempotency_key: IdempotencyKey = "") -> Status[Any]:
     """Child work orders for units below mine, which my unit reviews (201); 409 unless signed for."""
-    order = _work_order(request, work_order_id)
+    order = work_order_in_scope(request, work_order_id)
     _require_any(request, Capability.HANDLE_WORK_ORDERS, Capability.DISPATCH_CASES)
     [lead] = _units([payload.lead_id], "lead_id") if payload.lead_id is not None else [None]
     cohandlers = _units(payload.cohandler_ids, "cohandler_ids")

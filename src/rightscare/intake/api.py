@@ -20,8 +20,7 @@ from ninja.responses import Status
 from pydantic import AwareDatetime, field_validator
 
 from rightscare.cases import selectors
-from rightscare.cases.api import CaseOut, WorkOrderOut
-from rightscare.cases.api import _case_out as case_out
+from rightscare.cases.api import CaseOut, WorkOrderOut, case_out
 from rightscare.cases.models import Case, CaseEvent, Category, EmergencyHandoff, EventKind, LegalBasis, RequestType, Urgency, WorkOrder
 from rightscare.core import identity
 from rightscare.core.api_inputs import IdempotencyKey, RecordId, fields_renamed
@@ -32,7 +31,6 @@ from rightscare.core.schemas import Input
 from rightscare.intake import services
 from rightscare.intake.forms import REPORTING_FAMILIES
 from rightscare.intake.models import Channel, Contact, Outcome
-from rightscare.intake.views import dispatching_unit
 from rightscare.org import access
 from rightscare.org.http import StaffRequest
 from rightscare.org.models import Region, Unit
@@ -529,7 +527,7 @@ def _call_dispatch(request: StaffRequest, payload: CallIn, unit: Unit | None, re
         if dispatch_from is None:
             errors["dispatch.dispatching_unit_id"] = ["Not one of your units where you may dispatch."]
     elif region is not None:
-        dispatch_from = dispatching_unit(request.user, unit, region)
+        dispatch_from = services.dispatching_unit(request.user, unit, region)
         if dispatch_from is None:
             errors["dispatch.dispatching_unit_id"] = ["You do not dispatch for this place: name one of your dispatching units, or register the call only."]
     lead = None

@@ -326,3 +326,13 @@ def take_call(
             )
         case.refresh_from_db()
     return TakenCall(case=case, contact=contact, work_orders=orders, handoff=recorded_handoff)
+
+
+def dispatching_unit(user: Any, registering: Unit | None, region: Region | None) -> Unit | None:
+    """The unit she would dispatch this call from: the registering unit when she dispatches
+    there, else the most local of her dispatching units whose area holds the place."""
+    units = list(access.units_with_capability(user, Capability.DISPATCH_CASES).select_related("region", "kind"))
+    if registering is not None and any(unit.pk == registering.pk for unit in units):
+        return next(unit for unit in units if unit.pk == registering.pk)
+    covering = [unit for unit in units if region is not None and region.path.startswith(unit.region.path)]
+    return max(covering, key=lambda unit: len(unit.region.path)) if covering else None

@@ -40,7 +40,7 @@ from rightscare.intake.forms import AttachContactForm, ContactFilterForm, DutySh
 from rightscare.intake.models import Channel, Contact, Outcome
 from rightscare.org import access
 from rightscare.org.http import StaffRequest
-from rightscare.org.models import Region, Unit
+from rightscare.org.models import Unit
 from rightscare.org.roles import Capability
 
 PAGE_SIZE = 50
@@ -59,16 +59,6 @@ def case_url(case_pk: int) -> str:
 
 
 # --- the hotline screen ------------------------------------------------------------------------
-
-
-def dispatching_unit(user: Any, registering: Unit | None, region: Region | None) -> Unit | None:
-    """The unit she would dispatch this call from: the registering unit when she dispatches
-    there, else the most local of her dispatching units whose area holds the place."""
-    units = list(access.units_with_capability(user, Capability.DISPATCH_CASES).select_related("region", "kind"))
-    if registering is not None and any(unit.pk == registering.pk for unit in units):
-        return next(unit for unit in units if unit.pk == registering.pk)
-    covering = [unit for unit in units if region is not None and region.path.startswith(unit.region.path)]
-    return max(covering, key=lambda unit: len(unit.region.path)) if covering else None
 
 
 def is_working_time(unit: Unit, at: datetime.datetime) -> bool:
@@ -109,7 +99,7 @@ def screen_checks(user: Any, form: IntakeForm) -> Checks:
         checks.after_hours = not is_working_time(checks.registering, timezone.now())
         if checks.shows_route:
             checks.route_unit, checks.route_shift = selectors.emergency_route(checks.registering)
-    checks.dispatch_from = dispatching_unit(user, checks.registering, checks.region)
+    checks.dispatch_from = services.dispatching_unit(user, checks.registering, checks.region)
     suggest_from = checks.dispatch_from or checks.registering
     if checks.category is not None and checks.region is not None and suggest_from is not None:
         checks.suggestion = case_services.suggest_dispatch(
@@ -202,7 +192,7 @@ def take_call(request: StaffRequest) -> HttpResponse:
             return _screen(request, form, status=422)
         dispatch_from = None
         if not answer and data.get("dispatch_now"):
-            dispatch_from = dispatching_unit(request.user, data["unit"], data["region"])
+            dispatch_from = services.dispatching_unit(request.user, data["unit"], data["region"])
             if dispatch_from is None:
                 form.add_error("dispatch_now", _("You do not dispatch for this place: save without dispatching."))
                 return _screen(request, form, status=422)

@@ -16,7 +16,7 @@ from ninja import Field, Router, Schema
 from ninja.pagination import paginate
 from ninja.responses import Status
 
-from rightscare.cases.api import _work_order
+from rightscare.cases.api import work_order_in_scope
 from rightscare.cases.models import TimeClass, Urgency, WorkOrder
 from rightscare.core.api_inputs import IdempotencyKey, RecordId
 from rightscare.core.idempotency import run_once
@@ -99,7 +99,7 @@ def _extension(request: StaffRequest, extension_id: int) -> Extension:
     extension = Extension.objects.filter(pk=extension_id).select_related("work_order").first()
     if extension is None:
         raise Http404
-    _work_order(request, extension.work_order_id)
+    work_order_in_scope(request, extension.work_order_id)
     return extension
 
 
@@ -113,7 +113,7 @@ def list_clock_policies(request: StaffRequest) -> QuerySet[ClockPolicy]:
 @router.post("/work-orders/{work_order_id}/pause", response={201: PauseOut, 200: PauseOut}, summary="Pause a work order's clocks")
 def pause(request: StaffRequest, work_order_id: RecordId, payload: PauseIn, idempotency_key: IdempotencyKey = "") -> Status[Any]:
     """For the handling unit while waiting for the petitioner or an outside process (201); 409 when already paused or not being handled."""
-    order = _work_order(request, work_order_id)
+    order = work_order_in_scope(request, work_order_id)
 
     def create() -> str:
         return str(services.pause_clocks(work_order=order, by=request.user, reason_code=payload.reason_code, reason=payload.reason).pk)
@@ -125,21 +125,21 @@ def pause(request: StaffRequest, work_order_id: RecordId, payload: PauseIn, idem
 @router.post("/work-orders/{work_order_id}/resume", response=PauseOut, summary="Resume a work order's paused clocks")
 def resume(request: StaffRequest, work_order_id: RecordId) -> ClockPause:
     """For the handling unit or the unit that sent it; the due times move by the time paused; 409 when not paused."""
-    return services.resume_clocks(work_order=_work_order(request, work_order_id), by=request.user)
+    return services.resume_clocks(work_order=work_order_in_scope(request, work_order_id), by=request.user)
 
 
 @router.get("/work-orders/{work_order_id}/extensions", response=list[ExtensionOut], summary="A work order's requests for more time")
 @paginate(Pagination)
 def list_extensions(request: StaffRequest, work_order_id: RecordId) -> QuerySet[Extension]:
     """Oldest first, decided or waiting."""
-    order: WorkOrder = _work_order(request, work_order_id)
+    order: WorkOrder = work_order_in_scope(request, work_order_id)
     return Extension.objects.filter(work_order=order).order_by("requested_at", "id")
 
 
 @router.post("/work-orders/{work_order_id}/extensions", response={201: ExtensionOut, 200: ExtensionOut}, summary="Ask for more time")
 def request_extension(request: StaffRequest, work_order_id: RecordId, payload: ExtensionIn, idempotency_key: IdempotencyKey = "") -> Status[Any]:
     """For the handling unit, with a reason (201); the sending unit decides. 409 while another request waits."""
-    order = _work_order(request, work_order_id)
+    order = work_order_in_scope(request, work_order_id)
 
     def create() -> str:
         return str(services.request_extension(work_order=order, by=request.user, days=payload.days, reason=payload.reason).pk)

@@ -150,6 +150,7 @@ TARGET_OF_OPERATION = {
     "/api/v1/work-orders/{work_order_id}/pause": "order_signed",
     "/api/v1/work-orders/{work_order_id}/resume": "order_paused",
     "/api/v1/work-orders/{work_order_id}/extensions": "order_signed",
+    "/api/v1/cases/{case_id}/safety-follow-ups": "dv_case",
 }
 
 
@@ -157,8 +158,9 @@ def case_path_ids(path: str, targets: dict[str, Any]) -> dict[str, int]:
     """The path parameters of a case, work-order or transfer operation, pointing at records in the right state."""
     target = TARGET_OF_OPERATION.get(path)
     ids = {
-        "case_id": targets[target if target and "{case_id}" in path else "case"].pk,
-        "work_order_id": targets[target if target and "{work_order_id}" in path else "order_sent"].pk,
+        # A target built elsewhere (the safety follow-up's domestic-violence case) when present.
+        "case_id": targets[target if target in targets and "{case_id}" in path else "case"].pk,
+        "work_order_id": targets[target if target in targets and "{work_order_id}" in path else "order_sent"].pk,
         "transfer_id": targets["transfer"].pk,
         "extension_id": targets["extension"].pk,
     }

@@ -14,7 +14,9 @@ from datetime import date
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import transaction
+from django.test import override_settings
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
@@ -29,7 +31,9 @@ from rightscare.org.calendar_models import CalendarException, WorkingCalendar
 from rightscare.org.models import ApiToken, Membership, Region, Unit, User
 from tests.case_scenarios import build_case_targets, case_fingerprint, case_operation_body, case_operation_url
 from tests.conftest import log_in
+from tests.factories import OrgTree, build_org_tree, build_personas
 from tests.supervision.chasing_helpers import chase_target
+from tests.supervision.safety_helpers import safety_fingerprint, safety_targets
 
 PERSONAS = (
     "anon",
@@ -157,11 +161,29 @@ PAGES: dict[tuple[str, str], str] = {
     ("GET", "duty_roster"):              "302 200 404 200 404 404 404 404 404 404 404 403 403 200 200 404 200 404 200 200",
     ("POST", "duty_add"):                "302 403 404 302 404 404 404 404 404 404 404 403 403 403 403 404 302 404 302 403",
     ("POST", "duty_remove"):             "302 403 404 302 404 404 404 404 404 404 404 403 403 403 403 404 302 404 302 403",
+    # The petitioner's public pages need no login; the intake queue is for those who take intake, each seeing the
+    # submissions sent to her units or located in her federation's area (the target is located in Pingshan).
+    ("GET", "public_submit"):            "200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200",
+    ("GET", "public_track"):             "200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200",
+    ("GET", "submission_queue"):         "302 200 200 200 200 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403",
+    ("GET", "submission_detail"):        "302 200 404 200 404 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403",
+    ("POST", "submission_confirm"):      "302 302 404 302 404 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403",
+    ("POST", "submission_attach"):       "302 302 404 302 404 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403",
+    ("POST", "submission_reject"):       "302 302 404 302 404 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403",
+    ("GET", "submission_file"):          "302 200 404 200 404 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403",
     # Chasing: only supervisors open the board; a reminder on a Pingshan street order is the Pingshan supervisor's,
     # the answer to her reminder the street federation's (its case went to the street alone: the HR bureau sees nothing).
     ("GET", "supervision_board"):        "302 403 403 403 403 403 403 403 403 403 403 403 403 403 200 200 403 403 403 403",
     ("POST", "supervision_remind"):      "302 403 404 403 404 403 404 403 404 404 404 404 404 403 302 404 404 404 404 404",
     ("POST", "chase_answer"):            "302 403 404 403 404 302 404 404 404 404 404 404 404 403 403 404 404 404 404 404",
+    # Safety follow-up: opened on the Pingshan street's domestic-violence case, reviewed and ended on the resolved one.
+    ("GET", "safety_list"):              "302 403 403 200 200 200 200 200 200 403 403 403 403 403 200 200 403 403 403 403",
+    ("GET", "safety_open"):              "302 403 404 200 404 200 404 404 404 404 404 404 404 403 403 404 404 404 404 404",
+    ("POST", "safety_open"):             "302 403 404 302 404 302 404 404 404 404 404 404 404 403 403 404 404 404 404 404",
+    ("GET", "safety_review"):            "302 403 404 200 404 200 404 404 404 404 404 404 404 403 403 404 404 404 404 404",
+    ("POST", "safety_review"):           "302 403 404 302 404 302 404 404 404 404 404 404 404 403 403 404 404 404 404 404",
+    ("GET", "safety_end"):               "302 403 404 200 404 403 404 404 404 404 404 404 404 403 403 404 404 404 404 404",
+    ("POST", "safety_end"):              "302 403 404 302 404 403 404 404 404 404 404 404 404 403 403 404 404 404 404 404",
     ("POST", "set_language"):            "302 302 302 302 302 302 302 302 302 302 302 302 302 302 302 302 302 302 302 302",
     ("GET", "javascript_catalog"):       "200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200",
     ("GET", "django-admin/"):            "302 302 302 302 302 302 302 302 302 302 302 302 302 302 302 302 302 302 302 302",
@@ -180,6 +202,33 @@ PAGES: dict[tuple[str, str], str] = {
     ("GET", "exclusion_request"):        "302 403 404 200 404 200 404 200 404 404 404 404 404 403 403 404 404 404 404 404",
     ("POST", "exclusion_decide"):        "302 403 404 403 404 403 404 404 404 404 404 404 404 403 302 404 404 404 404 404",
     ("POST", "assessment_weights"):      "302 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 302 403",
+    # Integrations: the telephony system's callback answers 403 to anything unsigned, signed in or not; the call
+    # pop-up is for those who take calls; webhooks, the delivery log and the extensions are the administrators'.
+    ("POST", "cti_events"):              "403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403",
+    ("GET", "cti_popup"):                "302 200 200 200 200 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403",
+    ("GET", "webhook_list"):             "302 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 200 403",
+    ("GET", "webhook_create"):           "302 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 200 403",
+    ("GET", "webhook_edit"):             "302 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 200 403",
+    ("GET", "delivery_list"):            "302 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 200 403",
+    ("GET", "delivery_detail"):          "302 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 200 403",
+    ("POST", "delivery_retry"):          "302 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 302 403",
+    ("GET", "extension_list"):           "302 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 200 403",
+    ("POST", "extension_remove"):        "302 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 302 403",
+    ("GET", "channel_key_list"):         "302 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 200 403",
+    ("POST", "channel_key_revoke"):      "302 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 302 403",
+    # Open311 (its own API: the operations are in OPEN311_OPERATIONS below); its document and docs page are public.
+    ("GET", "open311/v2/openapi.json"):  "200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200",
+    ("GET", "open311/v2/docs"):          "200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200",
+    # The WeChat official account's callback: WeChat's signature alone authenticates it; unsigned, everyone gets 403.
+    ("GET", "wechat_callback"):          "403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403",
+    ("POST", "wechat_callback"):         "403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403",
+    # Ratings: the city's return-visit officer (not a handling unit) calls back about the Pingshan case its
+    # petitioner rated "not solved"; the dispatching Pingshan federation sends it back for rework. The public
+    # rating form needs no login: its signed token names the case and the round.
+    ("GET", "return_visit_queue"):       "302 403 403 403 403 403 403 403 403 403 403 403 403 200 403 403 403 403 403 403",
+    ("GET", "return_visit_record"):      "302 403 404 403 404 403 404 404 404 404 404 404 404 200 403 404 404 404 404 404",
+    ("GET", "case_rework"):              "302 403 404 200 404 403 404 404 404 404 404 404 404 403 403 404 404 404 404 404",
+    ("POST", "public_rating_submit"):    "200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200",
 }
 
 #                                                    anon op  op2 dis dis2 h  h2  dh  dh2 cw  cw2 vol vol2 rv sup sup2 ua ua2 sa  aud
@@ -250,8 +299,30 @@ OPERATIONS: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/work-orders/{work_order_id}/chases"): "401 403 404 403 404 403 404 403 404 404 404 404 404 403 201 404 404 404 404 404",
     ("GET", "/api/v1/chases"):                       "401 403 403 200 200 200 200 200 200 403 403 403 403 403 403 403 403 403 403 403",
     ("POST", "/api/v1/chases/{chase_id}/answer"):    "401 403 404 403 404 200 404 404 404 404 404 404 404 403 403 404 404 404 404 404",
+    ("GET", "/api/v1/safety-follow-ups"):            "401 403 403 200 200 200 200 200 200 403 403 403 403 403 200 200 403 403 403 403",
+    ("GET", "/api/v1/cases/{case_id}/safety-follow-ups"): "401 200 404 200 404 200 404 404 404 404 404 404 404 200 200 404 404 404 404 404",
+    ("POST", "/api/v1/cases/{case_id}/safety-follow-ups"): "401 403 404 201 404 201 404 404 404 404 404 404 404 403 403 404 404 404 404 404",
+    ("POST", "/api/v1/safety-follow-ups/{follow_up_id}/reviews"): "401 403 404 201 404 201 404 404 404 404 404 404 404 403 403 404 404 404 404 404",
+    ("POST", "/api/v1/safety-follow-ups/{follow_up_id}/end"): "401 403 404 200 404 403 404 404 404 404 404 404 404 403 403 404 404 404 404 404",
     ("GET", "/api/v1/assessment"):                   "401 403 403 200 200 403 403 403 403 403 403 403 403 403 200 200 403 403 403 403",
     ("GET", "/api/v1/dashboard"):                    "401 403 403 200 200 403 403 403 403 403 403 403 403 403 200 200 403 403 403 403",
+    # Integrations: webhook subscriptions and the delivery log are the system administrators'.
+    ("GET", "/api/v1/webhooks"):                     "401 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 200 403",
+    ("POST", "/api/v1/webhooks"):                    "401 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 201 403",
+    ("GET", "/api/v1/webhooks/{webhook_id}"):        "401 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 200 403",
+    ("PATCH", "/api/v1/webhooks/{webhook_id}"):      "401 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 200 403",
+    ("GET", "/api/v1/deliveries"):                   "401 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 200 403",
+    ("POST", "/api/v1/deliveries/{delivery_id}/retry"): "401 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 200 403",
+    # Channel keys of the Open311 clients: the system administrators'.
+    ("GET", "/api/v1/channel-keys"):                 "401 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 200 403",
+    ("POST", "/api/v1/channel-keys"):                "401 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 201 403",
+    ("POST", "/api/v1/channel-keys/{key_id}/revoke"): "401 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 200 403",
+    # Ratings: the rounds of the main case (none yet) for whoever opens it; the queue is the return-visit officers';
+    # a call on the unsatisfied Pingshan case by the city's officer; its rework by the dispatching federation.
+    ("GET", "/api/v1/ratings/cases/{case_id}"):      "401 200 404 200 404 200 404 200 404 404 404 404 404 200 200 404 404 404 404 404",
+    ("GET", "/api/v1/ratings/return-visits"):        "401 403 403 403 403 403 403 403 403 403 403 403 403 200 403 403 403 403 403 403",
+    ("POST", "/api/v1/ratings/rounds/{round_id}/calls"): "401 403 404 403 404 403 404 404 404 404 404 404 404 201 403 404 404 404 404 404",
+    ("POST", "/api/v1/ratings/cases/{case_id}/rework"): "401 403 404 200 404 403 404 404 404 404 404 404 404 403 403 404 404 404 404 404",
 }
 # fmt: on
 
@@ -267,8 +338,8 @@ def _patterns(resolver: URLResolver, prefix: str = "") -> list[tuple[str, URLPat
         if isinstance(entry, URLResolver):
             if route in INCLUDED_AS_ONE_ROW:
                 found.append((route, entry))  # type: ignore[arg-type]
-            elif route.startswith("api/v1/"):
-                # The API is enumerated from its OpenAPI document; only its own docs pages are URL rows.
+            elif route.startswith(("api/v1/", "open311/v2/")):
+                # The APIs are enumerated from their OpenAPI documents; only their own docs pages are URL rows.
                 found.extend((route + str(sub.pattern), sub) for sub in entry.url_patterns if str(sub.pattern) in ("openapi.json", "docs"))
             else:
                 found.extend(_patterns(entry, route))
@@ -280,7 +351,7 @@ def _patterns(resolver: URLResolver, prefix: str = "") -> list[tuple[str, URLPat
 def _route_keys() -> set[str]:
     keys = set()
     for route, entry in _patterns(get_resolver()):
-        if isinstance(entry, URLPattern) and entry.name and not route.startswith("api/"):
+        if isinstance(entry, URLPattern) and entry.name and not route.startswith(("api/", "open311/")):
             keys.add(entry.name)
         else:
             keys.add(route)
@@ -324,7 +395,56 @@ def _fingerprint(targets: dict[str, Any]) -> tuple[Any, ...]:
         _intake_fingerprint(),
         _assessment_fingerprint(),
         _chasing_fingerprint(),
+        _integrations_fingerprint(),
+        _wechat_fingerprint(),
+        _ratings_fingerprint(),
+        _open311_fingerprint(),
+        safety_fingerprint(),
     )
+
+
+def _integrations_fingerprint() -> tuple[Any, ...]:
+    """Webhook subscriptions, deliveries, extensions and calls (what the integration pages and operations change)."""
+    from rightscare.integrations.models import CallRecord, CtiEvent, Delivery, OperatorExtension, WebhookSubscription
+
+    return (
+        sorted(WebhookSubscription.objects.values_list("pk", "name", "url", "active", "region_id")),
+        sorted(Delivery.objects.values_list("pk", "status", "attempts")),
+        sorted(OperatorExtension.objects.values_list("pk", "extension", "user_id")),
+        sorted(CallRecord.objects.values_list("pk", "state", "contact_id")),
+        CtiEvent.objects.count(),
+    )
+
+
+def _wechat_fingerprint() -> tuple[Any, ...]:
+    """The WeChat callback's message log and the followers it records."""
+    from rightscare.notifications.models import WeChatFollower
+    from rightscare.wechat.models import InboundMessage
+
+    return (InboundMessage.objects.count(), WeChatFollower.objects.count())
+
+
+def _integrations_targets(personas) -> dict[str, Any]:
+    """A webhook subscription with a failed delivery, and the operator's extension with a call ringing."""
+    from rightscare.integrations import services as integrations
+    from rightscare.integrations.models import CallRecord, Delivery
+
+    subscription = integrations.save_subscription(
+        by=personas["system_admin"], subscription=None, name="矩阵", url="https://hooks.example.org/matrix", events=["case.created"]
+    )
+    delivery = Delivery.objects.create(
+        idempotency_key="webhook:matrix",
+        kind="webhook",
+        event="case.created",
+        subscription=subscription,
+        payload={},
+        status="failed",
+        attempts=10,
+        next_attempt_at=timezone.now(),
+    )
+    extension = integrations.map_extension(by=personas["system_admin"], extension="8001", user=personas["operator"])
+    CallRecord.objects.create(call_id="matrix-call", extension="8001", operator=personas["operator"], caller_phone="+8613800138021", ringing_at=timezone.now())
+    return {"webhook": subscription, "failed_delivery": delivery, "extension": extension}
 
 
 def _chasing_fingerprint() -> tuple[Any, ...]:
@@ -347,13 +467,59 @@ def _intake_fingerprint() -> tuple[Any, ...]:
     from rightscare.intake.models import Contact
 
     return (
-        sorted(Contact.objects.values_list("pk", "case_id", "outcome")),
+        sorted(Contact.objects.values_list("pk", "case_id", "outcome", "review_state")),
         sorted(DutyShift.objects.values_list("pk", "unit_id", "user_id", "starts_at", "ends_at")),
     )
 
 
+@pytest.fixture(scope="module")
+def _matrix_world(django_db_setup, django_db_blocker, tmp_path_factory) -> Any:
+    """The organisation, the personas and every target, built once per module (and xdist worker).
+
+    Built inside one outer transaction that is rolled back when the module's tests are done;
+    each test runs in a savepoint of it (pytest-django's ``db``) and rolls back, as Django's
+    ``TestCase.setUpTestData`` does. Building the targets costs more than most rows' requests,
+    so this is most of the matrix's time saved; no row sees another row's writes.
+    """
+    media = tmp_path_factory.mktemp("matrix-media")
+    storages = override_settings(
+        STORAGES={**django_settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(media)}}},
+        # As tests/conftest.py's _fast_password_hashing (a function-scoped fixture, not active here):
+        # passwords and PINs hashed while building are checked with the same hasher in the rows.
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+    )
+    with django_db_blocker.unblock():
+        storages.enable()
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            org = build_org_tree()
+            personas = build_personas(org)
+            yield org, personas, _build_targets(org, personas)
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+            storages.disable()
+
+
 @pytest.fixture
-def targets(org, personas, settings, tmp_path) -> dict[str, Any]:
+def org(_matrix_world, db) -> OrgTree:
+    return _matrix_world[0]
+
+
+@pytest.fixture
+def personas(_matrix_world, db) -> dict[str, User]:
+    return _matrix_world[1]
+
+
+@pytest.fixture
+def targets(_matrix_world, db) -> dict[str, Any]:
+    # A worker is running: /healthz/worker answers 200 (a fresh beat for each row; rolled back with it).
+    workers.beat(worker_id="matrix-worker", started_at=timezone.now())
+    return _matrix_world[2]
+
+
+def _build_targets(org: OrgTree, personas: dict[str, User]) -> dict[str, Any]:
     token, _plain = services.create_api_token(by=personas["system_admin"], name="target")
     id_number = build_id_number(birth_place="440303", birth_date=date(1988, 5, 17), sequence=246)
     services.set_user_contact(by=personas["system_admin"], user=personas["handler"], phone="139 0000 0101", id_number=id_number)
@@ -375,14 +541,92 @@ def targets(org, personas, settings, tmp_path) -> dict[str, Any]:
         "calendar": _region_calendar(org, personas),
         # Cases and work orders in every state the case operations expect, and a pending transfer to Longhua.
         # ... and a file of the main case (in a temporary storage), for the case pages' attachment rows.
-        **_with_attachment(build_case_targets(org, personas), settings, tmp_path, personas["dispatcher"]),
+        **_with_attachment(build_case_targets(org, personas), personas["dispatcher"]),
         # The operator's hotline call on a Pingshan case, and a coming shift of the Pingshan federation's roster.
         **_intake_targets(org, personas),
         # The Pingshan supervisor's reminder to the street federation, waiting for its answer.
         "chase": chase_target(org, personas),
         # A pending exclusion request on a Pingshan case of its own, asked for by the district federation.
         **_assessment_targets(org, personas),
+        # A request submitted online in the Pingshan community, with a file, waiting in the Pingshan federation's queue.
+        **_submission_targets(org, personas),
+        # A webhook subscription with a failed delivery; the operator's extension with a call ringing.
+        **_integrations_targets(personas),
+        # A Pingshan case its petitioner rated "not solved" (in the return-visit queue, to be reworked).
+        **_ratings_targets(org, personas),
+        # A Pingshan domestic-violence case being handled by the street federation, and a resolved one under safety follow-up.
+        **safety_targets(org, personas),
+        # A mini-program channel key and a request submitted through it (its tracking code and PIN).
+        **_open311_targets(org, personas),
     }
+
+
+def _open311_targets(org, personas) -> dict[str, Any]:
+    from rightscare.cases.models import Category
+    from rightscare.open311 import georeport
+    from rightscare.open311 import services as open311
+
+    key, _plain = open311.create_channel_key(by=personas["system_admin"], name="矩阵小程序", channel="mini_program")
+    category = Category.objects.get(code="unlawful-dismissal", valid_until__isnull=True)
+    fields = {"service_code": category.code, "description": "孕期被辞退。", "address_id": org.regions["pingshan_street"].code}
+    # Anonymous and not to be contacted: no phone, so no per-phone rate limit across the tests.
+    item = georeport.submit(key=key, fields=fields, attributes={}).item
+    return {"channel_key": key, "open311_code": item["token"], "open311_pin": item["pin"]}
+
+
+def _open311_fingerprint() -> tuple[Any, ...]:
+    """Channel keys and the requests submitted through them (what the Open311 pages and operations change)."""
+    from rightscare.open311.models import ChannelKey, ChannelRequest
+
+    return (sorted(ChannelKey.objects.values_list("pk", "name", "revoked_at")), ChannelRequest.objects.count())
+
+
+def _ratings_targets(org, personas) -> dict[str, Any]:
+    from tests.ratings.helpers import unsatisfied_case
+
+    rework_case, _order = unsatisfied_case(org, personas, summary="仍未解决。")
+    return {"rework_case": rework_case, "rating_round": rework_case.rating_rounds.get()}
+
+
+def _public_rating_data(targets: dict[str, Any]) -> dict[str, str]:
+    """The tracking page's rating form for the resolved case (its round 1 waits for her rating)."""
+    from rightscare.ratings.public import rating_context
+
+    context = rating_context(targets["resolved_case"])
+    assert context is not None
+    form = context["rating_form"]
+    return {"token": form.initial["token"], "idempotency_key": form.initial["idempotency_key"], "solved": "yes", "speed": "5", "quality": "4"}
+
+
+def _ratings_fingerprint() -> tuple[Any, ...]:
+    """The rounds, ratings and return-visit calls (what the ratings pages and operations change)."""
+    from rightscare.ratings.models import Rating, RatingRound, ReturnVisitAttempt
+
+    return (
+        sorted(RatingRound.objects.values_list("pk", "status", "version")),
+        Rating.objects.count(),
+        ReturnVisitAttempt.objects.count(),
+    )
+
+
+def _submission_targets(org, personas) -> dict[str, Any]:
+    from rightscare.cases.models import Category
+    from rightscare.petitioners import services as petitioners
+    from rightscare.petitioners.models import SubmissionFile
+
+    category = Category.objects.get(code="unlawful-dismissal", valid_until__isnull=True)
+    result = petitioners.submit_request(
+        channel="web_form",
+        submission=petitioners.SubmissionData(
+            description="孕期被辞退。",
+            category=category,
+            region=org.regions["pingshan_community"],
+            anonymous=True,
+            may_call=False,
+            files=[petitioners.SubmittedFile(name="合同.pdf", data=b"%PDF-1.4\n%%EOF\n")],
+        ),
+    )
+    return {"submission": result.contact, "submission_file": SubmissionFile.objects.get(contact=result.contact), "submission_category": category}
 
 
 def _assessment_targets(org, personas) -> dict[str, Any]:
@@ -424,11 +668,10 @@ def _intake_targets(org, personas) -> dict[str, Any]:
     return {"contact": contact, "contact_case": case, "other_case": other, "duty_unit": pingshan, "duty_shift": shift}
 
 
-def _with_attachment(case_targets: dict[str, Any], settings, tmp_path, by) -> dict[str, Any]:
+def _with_attachment(case_targets: dict[str, Any], by) -> dict[str, Any]:
+    """A file of the main case, in the module's temporary storage (``_matrix_world``)."""
     from rightscare.cases.services import add_attachment
 
-    location = str(tmp_path / "media")
-    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": location}}}
     attachment = add_attachment(case=case_targets["case"], by=by, name="合同.pdf", data=b"%PDF-1.4\n%%EOF\n")
     return {**case_targets, "attachment": attachment}
 
@@ -501,8 +744,18 @@ def _page_url(name: str, targets: dict[str, Any]) -> str:
         "duty_remove": targets["duty_shift"].pk,
         "supervision_remind": targets["order_sent"].pk,
         "chase_answer": targets["chase"].pk,
+        "safety_open": targets["dv_case"].pk,
+        **dict.fromkeys(("safety_review", "safety_end"), targets["follow_up"].pk),
         "exclusion_request": targets["case"].pk,
         "exclusion_decide": targets["exclusion"].pk,
+        **dict.fromkeys(("submission_detail", "submission_confirm", "submission_attach", "submission_reject"), targets["submission"].pk),
+        "submission_file": targets["submission_file"].pk,
+        "webhook_edit": targets["webhook"].pk,
+        **dict.fromkeys(("delivery_detail", "delivery_retry"), targets["failed_delivery"].pk),
+        "extension_remove": targets["extension"].pk,
+        "channel_key_revoke": targets["channel_key"].pk,
+        "return_visit_record": targets["rating_round"].pk,
+        "case_rework": targets["rework_case"].pk,
     }
     if name == "attachment_download":
         return reverse(name, args=[targets["case"].pk, targets["attachment"].pk])
@@ -531,10 +784,24 @@ def _page_data(name: str, targets: dict[str, Any]) -> dict[str, str]:
         "work_order_extension": {"days": "3", "reason": "等待仲裁结果。"},
         "intake_caller_history": {"caller_phone": "13800138021"},
         "intake_contact_attach": {"case_number": targets["other_case"].number},
+        "submission_confirm": {
+            "unit": str(targets["duty_unit"].pk),
+            "request_type": "help",
+            "category": str(targets["submission_category"].pk),
+            "region": str(targets["submission"].submission.region_id),
+            "urgency": "normal",
+            "summary": "孕期被辞退。",
+        },
+        "submission_attach": {"case_number": targets["other_case"].number},
+        "submission_reject": {"reason": "不属于受理范围。"},
         "duty_add": _shift_data(targets),
         "supervision_remind": {"comment": "请说明进展。"},
         "chase_answer": {"answer": "已安排签收。"},
+        "safety_open": {"reason": "施暴者即将出狱。", "unit": str(targets["dv_case"].registering_unit_id), "review_every_days": "7"},
+        "safety_review": {"risk": "medium", "note": "上门走访。", "next_review_in_days": "14"},
+        "safety_end": {"reason": "她已迁居外地。"},
         "exclusion_decide": {"decision": "approve", "note": ""},
+        "public_rating_submit": _public_rating_data(targets) if name == "public_rating_submit" else {},
         "assessment_weights": dict.fromkeys(
             ("sign_for", "response", "on_time_resolution", "resolution", "satisfaction", "rework", "return_rate", "dispatch_accuracy"), "10"
         ),
@@ -554,12 +821,13 @@ def test_page_status_for_every_persona(client, personas, targets, method: str, n
     expected = dict(zip(PERSONAS, (int(s) for s in PAGES[(method, name)].split()), strict=True))
     url = _page_url(name, targets)
     actual = {}
+    # Each persona's request is rolled back: the state before every one of them is this one.
+    before = _fingerprint(targets)
     for persona in PERSONAS:
         with transaction.atomic():
             client.logout()
             if persona != "anon":
                 log_in(client, personas[persona])
-            before = _fingerprint(targets)
             response = client.get(url) if method == "GET" else client.post(url, _page_data(name, targets))
             actual[persona] = response.status_code
             if response.status_code in DENIED:
@@ -569,6 +837,8 @@ def test_page_status_for_every_persona(client, personas, targets, method: str, n
 
 
 def _operation_url(path: str, targets: dict[str, Any]) -> str:
+    if path == "/api/v1/ratings/cases/{case_id}/rework":
+        path = path.replace("{case_id}", str(targets["rework_case"].pk))
     path = case_operation_url(path, targets)
     return (
         path.replace("{region_id}", str(targets["region"].pk))
@@ -578,6 +848,11 @@ def _operation_url(path: str, targets: dict[str, Any]) -> str:
         .replace("{message_id}", str(targets["message"].pk))
         .replace("{calendar_id}", str(targets["calendar"].pk))
         .replace("{chase_id}", str(targets["chase"].pk))
+        .replace("{webhook_id}", str(targets["webhook"].pk))
+        .replace("{delivery_id}", str(targets["failed_delivery"].pk))
+        .replace("{round_id}", str(targets["rating_round"].pk))
+        .replace("{follow_up_id}", str(targets["follow_up"].pk))
+        .replace("{key_id}", str(targets["channel_key"].pk))
     )
 
 
@@ -590,13 +865,22 @@ def test_operation_status_for_every_persona(client, personas, targets, method: s
         "/api/v1/tokens": {"name": "from the matrix", "days": 30},
         "/api/v1/me": {"phone": "139 0000 0102"},
         "/api/v1/chases/{chase_id}/answer": {"answer": "已安排签收。"},
+        "/api/v1/webhooks": {"name": "矩阵二", "url": "https://hooks.example.org/two", "events": ["case.created"]},
+        "/api/v1/webhooks/{webhook_id}": {"active": False},
+        "/api/v1/channel-keys": {"name": "矩阵", "channel": "app"},
+        "/api/v1/ratings/rounds/{round_id}/calls": {"reached": True, "note": "她仍不满意，要求重办。"},
+        "/api/v1/ratings/cases/{case_id}/rework": {"reason": "企业仍未支付。"},
+        "/api/v1/cases/{case_id}/safety-follow-ups": {"reason": "施暴者即将出狱。", "review_every_days": 7},
+        "/api/v1/safety-follow-ups/{follow_up_id}/reviews": {"risk": "medium", "note": "上门走访。", "next_review_in_days": 14},
+        "/api/v1/safety-follow-ups/{follow_up_id}/end": {"reason": "她已迁居外地。"},
     }.get(path)
     body = body or case_operation_body(path, targets)
     actual = {}
+    # Each persona's request is rolled back: the state before every one of them is this one.
+    before = _fingerprint(targets)
     for persona in PERSONAS:
         with transaction.atomic():
             headers = {} if persona == "anon" else {"Authorization": f"Bearer {tokens[persona]}"}
-            before = _fingerprint(targets)
             if method == "GET":
                 response = client.get(url, headers=headers)
             else:
@@ -604,6 +888,66 @@ def test_operation_status_for_every_persona(client, personas, targets, method: s
             actual[persona] = response.status_code
             if response.status_code >= 400:  # denied (401, 403, 404) or refused (409, 422): nothing may change
                 assert response["Content-Type"] == "application/problem+json"
+                assert _fingerprint(targets) == before, f"{persona} was denied {path} but something changed"
+            transaction.set_rollback(True)
+    assert actual == expected
+
+
+# --- Open311 (its own API at /open311/v2/) -----------------------------------------------------------------
+# A channel key is its only credential: staff tokens and sessions grant nothing there, so every persona gets
+# the same answer. The catalogue is public; a code with its PIN opens its request for anyone who has both;
+# submitting and the status-update feed need an api_key (none is sent here: 403).
+#                                                                anon op  op2 dis dis2 h  h2  dh  dh2 cw  cw2 vol vol2 rv sup sup2 ua ua2 sa  aud
+# fmt: off
+OPEN311_OPERATIONS: dict[tuple[str, str], str] = {
+    ("GET", "/open311/v2/services.json"):                        "200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200",
+    ("GET", "/open311/v2/services/{service_code}.json"):         "200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200",
+    ("POST", "/open311/v2/requests.json"):                       "403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403",
+    ("GET", "/open311/v2/tokens/{token}.json"):                  "200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200",
+    ("GET", "/open311/v2/requests/{service_request_id}.json"):   "200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200 200",
+    ("GET", "/open311/v2/updates.json"):                         "403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403 403",
+}
+# fmt: on
+
+
+def test_every_open311_operation_has_a_row() -> None:
+    from rightscare.open311.api import open311_api
+
+    schema = open311_api.get_openapi_schema(path_prefix="/open311/v2")
+    assert {(method.upper(), path) for path, methods in schema["paths"].items() for method in methods} == set(OPEN311_OPERATIONS)
+    assert all(len(row.split()) == len(PERSONAS) for row in OPEN311_OPERATIONS.values())
+
+
+@pytest.mark.parametrize(("method", "path"), list(OPEN311_OPERATIONS))
+def test_open311_operation_status_for_every_persona(client, personas, targets, method: str, path: str) -> None:
+    from django.core.cache import cache
+
+    expected = dict(zip(PERSONAS, (int(s) for s in OPEN311_OPERATIONS[(method, path)].split()), strict=True))
+    url = (
+        path.replace("{service_code}", "unlawful-dismissal")
+        .replace("{token}", targets["open311_code"])
+        .replace("{service_request_id}", targets["open311_code"])
+    )
+    tokens = {name: services.create_api_token(by=user, name="matrix")[1] for name, user in personas.items()}
+    actual = {}
+    # Each persona's request is rolled back: the state before every one of them is this one.
+    before = _fingerprint(targets)
+    for persona in PERSONAS:
+        cache.clear()  # the public lookups are rate-limited per address: each persona starts afresh
+        with transaction.atomic():
+            client.logout()
+            headers = {}
+            if persona != "anon":
+                log_in(client, personas[persona])
+                headers = {"Authorization": f"Bearer {tokens[persona]}"}
+            if method == "GET":
+                response = client.get(url, {"pin": targets["open311_pin"]} if "{service_request_id}" in path else {}, headers=headers)
+            else:
+                body = {"service_code": "unlawful-dismissal", "description": "矩阵。", "address_id": "440310001000", "phone": "138 0013 8032"}
+                response = client.post(url, body, headers=headers)
+            actual[persona] = response.status_code
+            if response.status_code >= 400:
+                assert response.json()[0]["code"] == response.status_code
                 assert _fingerprint(targets) == before, f"{persona} was denied {path} but something changed"
             transaction.set_rollback(True)
     assert actual == expected

@@ -26,7 +26,10 @@ from rightscare.notifications.services import queue_message
 from rightscare.org import services
 from rightscare.org.calendar_services import ensure_national_calendar
 from tests.case_scenarios import build_case_targets, case_operation_body, case_operation_query, case_path_ids
+from tests.integrations.helpers import integration_records
+from tests.ratings.helpers import ratings_path_ids
 from tests.supervision.chasing_helpers import chasing_path_ids
+from tests.supervision.safety_helpers import safety_path_ids
 
 #: Generated examples per operation and mode (written down, per the test plan).
 EXAMPLES = 30
@@ -87,12 +90,30 @@ CALLER = {
     "POST /api/v1/chases/{chase_id}/answer": "handler",
     "GET /api/v1/assessment": "supervisor",
     "GET /api/v1/dashboard": "supervisor",
+    "GET /api/v1/safety-follow-ups": "dispatcher",
+    "GET /api/v1/cases/{case_id}/safety-follow-ups": "dispatcher",
+    "POST /api/v1/cases/{case_id}/safety-follow-ups": "dispatcher",
+    "POST /api/v1/safety-follow-ups/{follow_up_id}/reviews": "dispatcher",
+    "POST /api/v1/safety-follow-ups/{follow_up_id}/end": "dispatcher",
+    "GET /api/v1/webhooks": "system_admin",
+    "POST /api/v1/webhooks": "system_admin",
+    "GET /api/v1/webhooks/{webhook_id}": "system_admin",
+    "PATCH /api/v1/webhooks/{webhook_id}": "system_admin",
+    "GET /api/v1/deliveries": "system_admin",
+    "POST /api/v1/deliveries/{delivery_id}/retry": "system_admin",
+    "GET /api/v1/channel-keys": "system_admin",
+    "POST /api/v1/channel-keys": "system_admin",
+    "POST /api/v1/channel-keys/{key_id}/revoke": "system_admin",
     "GET /api/v1/clock-policies": "volunteer",
     "POST /api/v1/work-orders/{work_order_id}/pause": "handler",
     "POST /api/v1/work-orders/{work_order_id}/resume": "handler",
     "GET /api/v1/work-orders/{work_order_id}/extensions": "dispatcher",
     "POST /api/v1/work-orders/{work_order_id}/extensions": "handler",
     "POST /api/v1/extensions/{extension_id}/decision": "dispatcher",
+    "GET /api/v1/ratings/return-visits": "return_visit",
+    "GET /api/v1/ratings/cases/{case_id}": "dispatcher",
+    "POST /api/v1/ratings/rounds/{round_id}/calls": "return_visit",
+    "POST /api/v1/ratings/cases/{case_id}/rework": "dispatcher",
 }
 
 #: Operations on cases, work orders and intake: they act on the records of ``tests/case_scenarios.py``.
@@ -142,6 +163,14 @@ def test_operation_survives_fuzzing(client, org, personas, operation) -> None:
     if case_targets:
         real_ids.update(case_path_ids(operation.path, case_targets))
     real_ids.update(chasing_path_ids(operation.path, org, personas))
+    real_ids.update(safety_path_ids(operation.path, org, personas))
+    real_ids.update(ratings_path_ids(operation.path, org, personas))
+    if operation.path.startswith(("/api/v1/webhooks/", "/api/v1/deliveries/")):
+        real_ids.update(integration_records(personas))
+    if operation.path.startswith("/api/v1/channel-keys/"):
+        from rightscare.open311.services import create_channel_key
+
+        real_ids["key_id"] = create_channel_key(by=personas["system_admin"], name="fuzz", channel="app")[0].pk
     statuses: list[int] = []
 
     def check(case: Any) -> None:
@@ -170,6 +199,9 @@ def test_operation_survives_fuzzing(client, org, personas, operation) -> None:
     # Bodies and queries that must name real records (a unit of the caller's, a complete
     # phone number) are also sent as written, so that the operation can succeed.
     valid_body = case_operation_body(operation.path, case_targets) if case_targets and operation.method.upper() != "GET" else None
+    if operation.label == "POST /api/v1/webhooks":
+        # A random string is never an http(s) address.
+        valid_body = {"name": "统计平台", "url": "https://hooks.example.org/fuzz", "events": ["case.created"]}
     valid_query = case_operation_query(operation.path, case_targets) if case_targets else {}
     if valid_body is not None or valid_query:
         written = {"body": valid_body} if valid_body is not None else {}

@@ -42,6 +42,7 @@ from rightscare.org.forms import LoginForm
 from rightscare.org.models import ApiToken, Membership
 from rightscare.org.roles import Role
 from rightscare.org.services import create_api_token
+from tests.integrations.helpers import integration_records
 
 PACKAGE = Path(rightscare.__file__).resolve().parent
 LOCALE_DIR = PACKAGE / "locale"
@@ -49,7 +50,8 @@ PO_FILE = LOCALE_DIR / "zh_Hans" / "LC_MESSAGES" / "django.po"
 MO_FILE = PO_FILE.with_suffix(".mo")
 
 #: URL prefixes that are not pages of the product UI (or have no Chinese text to show).
-SKIPPED_PREFIXES = ("api/", "django-admin/", "i18n/", "healthz")
+#: (channels/wechat/ is WeChat's XML callback: 403 to any unsigned call; its replies are tested in tests/wechat/.)
+SKIPPED_PREFIXES = ("api/", "open311/", "django-admin/", "i18n/", "healthz", "channels/wechat/")
 
 
 # --- a tiny .po parser (polib is not a dependency) ------------------------------------------
@@ -302,8 +304,44 @@ def page_ids(org, personas, settings, tmp_path):
     }
     by_collection.update(_case_page_ids(org, personas, settings, tmp_path))
     by_name.update(_intake_page_ids(org, personas))
+    by_name.update(_petitioners_page_ids(org, personas))
     by_name.update(_assessment_page_ids(org, personas))
+    by_name.update(_ratings_page_ids(org, personas))
+    by_name.update(_safety_page_ids(org, personas))
+    # A webhook subscription with a failed delivery, and an extension mapped to the operator.
+    records = integration_records(personas)
+    by_collection.update(webhooks=records["webhook_id"], deliveries=records["delivery_id"], extensions=records["extension_id"])
+    # A channel key of the mini-program's backend.
+    from rightscare.open311.services import create_channel_key
+
+    by_collection["channel-keys"] = create_channel_key(by=admin, name="小程序后台", channel="mini_program")[0].pk
     return by_name, by_collection
+
+
+def _safety_page_ids(org, personas) -> dict[str, int]:
+    """A Pingshan domestic-violence case being handled and a resolved one under safety follow-up;
+    the administrator dispatches for Pingshan too, so that she may act on both."""
+    from rightscare.org.access import forget_grants
+    from tests.supervision.safety_helpers import safety_targets
+
+    Membership.objects.get_or_create(user=personas["system_admin"], unit=org.units["pingshan"], role=Role.DISPATCHER, revoked_at=None)
+    forget_grants(personas["system_admin"])
+    targets = safety_targets(org, personas)
+    return {"safety_open": targets["dv_case"].pk, "safety_review": targets["follow_up"].pk, "safety_end": targets["follow_up"].pk}
+
+
+def _ratings_page_ids(org, personas) -> dict[str, int]:
+    """A Pingshan case rated "not solved": the administrator calls back (as the city's return-visit
+    officer) and sends it back for rework (as the Pingshan dispatcher, which dispatched it)."""
+    from rightscare.org.access import forget_grants
+    from tests.ratings.helpers import unsatisfied_case
+
+    admin = personas["system_admin"]
+    Membership.objects.get_or_create(user=admin, unit=org.units["city"], role=Role.RETURN_VISIT_OFFICER, revoked_at=None)
+    Membership.objects.get_or_create(user=admin, unit=org.units["pingshan"], role=Role.DISPATCHER, revoked_at=None)
+    forget_grants(admin)
+    case, _order = unsatisfied_case(org, personas, summary="仍未解决。")
+    return {"return_visit_record": case.rating_rounds.get().pk, "case_rework": case.pk}
 
 
 def _assessment_page_ids(org, personas) -> dict[str, int]:
@@ -324,6 +362,31 @@ def _assessment_page_ids(org, personas) -> dict[str, int]:
     cases.dispatch_case(case=case, by=dispatcher, dispatching_unit=pingshan, lead=org.units["pingshan_street"])
     exclusion = request_exclusion(by=dispatcher, case=case, unit=pingshan, reason="恶意诉求。")
     return {"exclusion_request": case.pk, "exclusion_decide": exclusion.pk}
+
+
+def _petitioners_page_ids(org, personas) -> dict[str, int]:
+    """A request submitted online in Pingshan (with a file), in the queue of the administrator, who
+    dispatches for Pingshan here."""
+    from rightscare.cases.models import Category
+    from rightscare.petitioners import services as petitioners
+    from rightscare.petitioners.models import SubmissionFile
+
+    result = petitioners.submit_request(
+        channel="web_form",
+        submission=petitioners.SubmissionData(
+            description="孕期被辞退。",
+            category=Category.objects.get(code="unlawful-dismissal", valid_until__isnull=True),
+            region=org.regions["pingshan_community"],
+            anonymous=True,
+            may_call=False,
+            files=[petitioners.SubmittedFile(name="合同.pdf", data=b"%PDF-1.4\n%%EOF\n")],
+        ),
+    )
+    pk = result.contact.pk
+    return {
+        **dict.fromkeys(("submission_detail", "submission_confirm", "submission_attach", "submission_reject"), pk),
+        "submission_file": SubmissionFile.objects.get(contact=result.contact).pk,
+    }
 
 
 def _intake_page_ids(org, personas) -> dict[str, int]:

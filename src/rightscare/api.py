@@ -93,11 +93,15 @@ def _mount_routers() -> None:
     from rightscare.audit.api import router as audit_router
     from rightscare.cases.api import router as cases_router
     from rightscare.intake.api import router as intake_router
+    from rightscare.integrations.api import router as integrations_router
     from rightscare.notifications.api import router as notifications_router
+    from rightscare.open311.keys_api import router as channel_keys_router
     from rightscare.org.api import router as org_router
     from rightscare.org.calendar_api import router as calendar_router
+    from rightscare.ratings.api import router as ratings_router
     from rightscare.supervision.api import router as supervision_router
     from rightscare.supervision.board_api import router as chasing_router
+    from rightscare.supervision.safety_api import router as safety_router
 
     api.add_router("/", org_router)
     api.add_router("/", audit_router)
@@ -107,7 +111,11 @@ def _mount_routers() -> None:
     api.add_router("/", intake_router)
     api.add_router("/", chasing_router)
     api.add_router("/", supervision_router)
+    api.add_router("/", safety_router)
     api.add_router("/", assessment_router)
+    api.add_router("/", integrations_router)
+    api.add_router("/", ratings_router)
+    api.add_router("/", channel_keys_router)
 
 
 _mount_routers()

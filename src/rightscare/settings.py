@@ -89,11 +89,17 @@ INSTALLED_APPS = [
     "rightscare.intake",
     "rightscare.supervision",
     "rightscare.assessment",
+    "rightscare.integrations",
+    "rightscare.ratings",
+    "rightscare.petitioners",
+    "rightscare.wechat",
+    "rightscare.open311",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "rightscare.core.middleware.ApiProblemMiddleware",
+    "rightscare.open311.middleware.Open311ErrorMiddleware",
     "rightscare.core.middleware.RejectNulCharactersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -312,6 +318,72 @@ EMAIL_TIMEOUT = float(env("RIGHTSCARE_EMAIL_TIMEOUT", "30"))
 DEFAULT_FROM_EMAIL = env("RIGHTSCARE_EMAIL_FROM", "rightscare@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# --- petitioners' notifications: SMS gateway and WeChat template messages ----------------
+# (docs/operations/petitioner-notifications.md). A channel is on when it is configured;
+# with neither, petitioners are not notified at all (``rightscare check`` says so).
+# How messages to the public name the organisation (empty: "RightsCare", translated).
+NOTIFICATIONS_SENDER_NAME = env("RIGHTSCARE_NOTIFICATIONS_SENDER_NAME")
+# Further words that name the organisation ("妇联,Women's Federation"): a message under a
+# neutral sender name is never sent with one of them in it.
+NOTIFICATIONS_ORGANISATION_WORDS = [word.strip() for word in env("RIGHTSCARE_NOTIFICATIONS_ORGANISATION_WORDS").split(",") if word.strip()]
+# The channels tried for a petitioner, in order of preference (the first she can be reached on).
+PETITIONER_CHANNELS = [name.strip() for name in env("RIGHTSCARE_PETITIONER_CHANNELS", "wechat,sms").split(",") if name.strip()]
+# The SMS gateway: a JSON POST per message (see the guide for its format); empty URL = no SMS.
+SMS_GATEWAY_URL = env("RIGHTSCARE_SMS_GATEWAY_URL")
+SMS_GATEWAY_TOKEN = env("RIGHTSCARE_SMS_GATEWAY_TOKEN")
+SMS_GATEWAY_USER = env("RIGHTSCARE_SMS_GATEWAY_USER")
+SMS_GATEWAY_PASSWORD = env("RIGHTSCARE_SMS_GATEWAY_PASSWORD")
+SMS_GATEWAY_TIMEOUT = float(env("RIGHTSCARE_SMS_GATEWAY_TIMEOUT", "10"))
+# The registered SMS signature (签名) used unless the recipient asked for a neutral sender name.
+SMS_SENDER_NAME = env("RIGHTSCARE_SMS_SENDER_NAME")
+# The WeChat official account (template messages); empty app id = no WeChat messages.
+WECHAT_APP_ID = env("RIGHTSCARE_WECHAT_APP_ID")
+WECHAT_APP_SECRET = env("RIGHTSCARE_WECHAT_APP_SECRET")
+WECHAT_API_BASE_URL = env("RIGHTSCARE_WECHAT_API_BASE_URL", "https://api.weixin.qq.com/cgi-bin/")
+WECHAT_TIMEOUT = float(env("RIGHTSCARE_WECHAT_TIMEOUT", "10"))
+# Template ids per event, "event=template id,…" (e.g. "petitioner.registered=Xy…"), and the
+# template's two fields that receive the message's subject and text.
+WECHAT_TEMPLATE_IDS = {pair.partition("=")[0].strip(): pair.partition("=")[2].strip() for pair in env("RIGHTSCARE_WECHAT_TEMPLATES").split(",") if "=" in pair}
+WECHAT_TEMPLATE_FIELDS = [name.strip() for name in env("RIGHTSCARE_WECHAT_TEMPLATE_FIELDS", "keyword1,keyword2").split(",") if name.strip()]
+
+# --- the WeChat official account's callback /channels/wechat/ (docs/operations/wechat.md) ---
+# The Token entered in the account's server settings (服务器配置); empty: every call is refused (403).
+WECHAT_TOKEN = env("RIGHTSCARE_WECHAT_TOKEN")
+# The EncodingAESKey (43 characters): set, the callback takes only encrypted messages (safe mode,
+# 安全模式, or compatible mode) and encrypts its replies; empty: plain mode (明文模式). The AppID
+# above (RIGHTSCARE_WECHAT_APP_ID) is the one the messages are encrypted for.
+WECHAT_ENCODING_AES_KEY = env("RIGHTSCARE_WECHAT_ENCODING_AES_KEY")
+# Calls whose timestamp is further than this from the server's clock are refused (0: not checked).
+WECHAT_MAX_CLOCK_SKEW_SECONDS = float(env("RIGHTSCARE_WECHAT_MAX_CLOCK_SKEW_SECONDS", "300"))
+# Where text messages go: the official code of the region whose intake unit receives them
+# (empty: the widest region that takes submissions) and the category code they are filed under.
+WECHAT_INTAKE_REGION = env("RIGHTSCARE_WECHAT_INTAKE_REGION")
+WECHAT_INTAKE_CATEGORY = env("RIGHTSCARE_WECHAT_INTAKE_CATEGORY", "other")
+# The public address of the site, for the links in replies (empty: the address WeChat called).
+WECHAT_PUBLIC_SITE_URL = env("RIGHTSCARE_WECHAT_PUBLIC_SITE_URL")
+# A name the replies sign with (empty: none; a follower's phone may be read by someone else).
+WECHAT_REPLY_SIGNATURE = env("RIGHTSCARE_WECHAT_REPLY_SIGNATURE")
+# How long the callback's message log is kept (days); older rows are deleted by the worker.
+WECHAT_MESSAGE_RETENTION_DAYS = int(env("RIGHTSCARE_WECHAT_MESSAGE_RETENTION_DAYS", "30"))
+
+# --- channel adapters: hotline (CTI), 12345 report-back, webhooks (docs/operations/integrations.md) ---
+# The secret the telephony system signs its call events with (HMAC-SHA256); unset: every event is refused.
+CTI_SECRET = env("RIGHTSCARE_CTI_SECRET")
+# Events whose timestamp is further than this from the server's clock are refused (replay window).
+CTI_TOLERANCE_SECONDS = float(env("RIGHTSCARE_CTI_TOLERANCE_SECONDS", "300"))
+# How long an ended call stays in the operator's pop-up, waiting for the contact she saves.
+CTI_POPUP_LINGER_SECONDS = float(env("RIGHTSCARE_CTI_POPUP_LINGER_SECONDS", "1800"))
+# Where results of cases transferred from the 12345 platform are reported, and the signing secret.
+PLATFORM_12345_URL = env("RIGHTSCARE_12345_URL")
+PLATFORM_12345_SECRET = env("RIGHTSCARE_12345_SECRET")
+# Deliveries (webhooks, 12345): HTTP time-out, lease (well above the time-out), batch, retries.
+INTEGRATIONS_TIMEOUT_SECONDS = float(env("RIGHTSCARE_INTEGRATIONS_TIMEOUT_SECONDS", "10"))
+INTEGRATIONS_LEASE_SECONDS = float(env("RIGHTSCARE_INTEGRATIONS_LEASE_SECONDS", "120"))
+INTEGRATIONS_BATCH_SIZE = int(env("RIGHTSCARE_INTEGRATIONS_BATCH_SIZE", "20"))
+INTEGRATIONS_MAX_ATTEMPTS = int(env("RIGHTSCARE_INTEGRATIONS_MAX_ATTEMPTS", "10"))
+INTEGRATIONS_RETRY_BASE_SECONDS = float(env("RIGHTSCARE_INTEGRATIONS_RETRY_BASE_SECONDS", "30"))
+INTEGRATIONS_RETRY_CAP_SECONDS = float(env("RIGHTSCARE_INTEGRATIONS_RETRY_CAP_SECONDS", "3600"))
+
 # --- audit log ----------------------------------------------------------------
 # The key that signs the audit chain's anchors (see rightscare.audit.keys and
 # docs/operations.md): the database never holds it. Tests get a fresh random one.
@@ -330,6 +402,14 @@ AUDIT_SEAL_INTERVAL_SECONDS = int(env("RIGHTSCARE_AUDIT_SEAL_SECONDS", "60"))
 # Anchors sent to the log must never be filtered out by RIGHTSCARE_LOG_LEVEL.
 LOGGING["loggers"]["rightscare.audit.anchor"] = {"level": "INFO"}  # type: ignore[index]
 
+# --- ratings and return visits (回访) of resolved cases (docs/user-guide/return-visits.md) ------
+# Days the petitioner has to rate a resolved case before the return-visit team calls her.
+RATING_WAIT_DAYS = int(env("RIGHTSCARE_RATING_WAIT_DAYS", "7"))
+# Calls that did not reach her before the rating round is closed as unreachable.
+RETURN_VISIT_MAX_ATTEMPTS = int(env("RIGHTSCARE_RETURN_VISIT_MAX_ATTEMPTS", "3"))
+# How often the worker's scheduler looks for rounds left unrated (job ratings.sweep).
+RATINGS_SWEEP_SECONDS = float(env("RIGHTSCARE_RATINGS_SWEEP_SECONDS", "300"))
+
 # --- deadlines: the sweep and the chain 催办 → 督办 → 挂牌督办 (docs/operations.md) -----------
 # How often the worker's scheduler sweeps the clocks and chases that are due (job supervision.sweep).
 SUPERVISION_SWEEP_SECONDS = float(env("RIGHTSCARE_SUPERVISION_SWEEP_SECONDS", "60"))
@@ -340,3 +420,28 @@ SUPERVISION_SWEEP_BATCH = int(env("RIGHTSCARE_SUPERVISION_SWEEP_BATCH", "100"))
 # Clocks that run 24/7 (emergencies) count days of 24 hours.
 SUPERVISION_AFTER_WORKING_DAYS = int(env("RIGHTSCARE_SUPERVISION_AFTER_DAYS", "2"))
 SUPERVISION_LISTED_AFTER_WORKING_DAYS = int(env("RIGHTSCARE_SUPERVISION_LISTED_AFTER_DAYS", "5"))
+# Safety follow-up of domestic-violence and child-protection cases: days between reviews
+# (the default; each review sets the next), and how many days a review may be overdue
+# before the responsible unit's parent unit is told. Calendar days: danger keeps no holidays.
+SAFETY_REVIEW_DAYS = int(env("RIGHTSCARE_SAFETY_REVIEW_DAYS", "14"))
+SAFETY_ESCALATE_AFTER_DAYS = int(env("RIGHTSCARE_SAFETY_ESCALATE_AFTER_DAYS", "3"))
+
+# --- the petitioner's public pages: submission and tracking (docs/user-guide/public-submission.md) ---
+# Where the quick-exit button goes (with location.replace, so Back does not return): a neutral page.
+PUBLIC_QUICK_EXIT_URL = env("RIGHTSCARE_QUICK_EXIT_URL", "https://www.baidu.com/s?wd=%E5%A4%A9%E6%B0%94")
+# Channels whose submissions become cases at once (comma-separated: web_form, mini_program, app, …),
+# registered in the name of the service account RIGHTSCARE_PUBLIC_INTAKE_USER (an intake operator).
+PUBLIC_TRUSTED_CHANNELS = [c.strip() for c in env("RIGHTSCARE_TRUSTED_CHANNELS", "").split(",") if c.strip()]
+PUBLIC_INTAKE_USER = env("RIGHTSCARE_PUBLIC_INTAKE_USER", "")
+# A new submission is checked within this many working days (the date shown to the petitioner).
+PUBLIC_REVIEW_WORKING_DAYS = int(env("RIGHTSCARE_PUBLIC_REVIEW_WORKING_DAYS", "2"))
+# Rate limits of the public pages: name -> (hits, seconds); see rightscare.petitioners.ratelimit.
+PUBLIC_RATE_LIMITS: dict[str, tuple[int, int]] = {
+    "submit_ip": (int(env("RIGHTSCARE_SUBMIT_PER_IP_HOUR", "10")), 3600),
+    "submit_phone": (int(env("RIGHTSCARE_SUBMIT_PER_PHONE_DAY", "3")), 86400),
+    "track_ip": (int(env("RIGHTSCARE_TRACK_PER_IP_10MIN", "30")), 600),
+    "track_wrong_ip": (int(env("RIGHTSCARE_TRACK_WRONG_PER_IP_HOUR", "10")), 3600),
+    "track_wrong_code": (int(env("RIGHTSCARE_TRACK_WRONG_PER_CODE_HOUR", "5")), 3600),
+    "wechat_query": (int(env("RIGHTSCARE_WECHAT_QUERIES_PER_HOUR", "10")), 3600),
+    "wechat_query_wrong": (int(env("RIGHTSCARE_WECHAT_WRONG_QUERIES_PER_HOUR", "5")), 3600),
+}

@@ -199,3 +199,49 @@ def build_dataset(org, personas) -> DataSet:
     step(at(3, 10), lambda: services.complete_work_order(work_order=order, by=personas["handler_twin"], result="已处理。"))
     data.refresh()
     return data
+
+
+def add_ratings(org, personas, data: DataSet) -> DataSet:
+    """Extend the data set with the petitioners' ratings, a rework and an unreachable case (issue 6).
+
+    Played after :func:`build_dataset` (every case resolved by then has its open rating round):
+
+    * W1: rated on the tracking page Thu 5 Mar 09:00 — solved, speed 5, quality 5.
+    * W2: rated Wed 11 Mar 09:00 — not solved, speed 4, quality 2 (unsatisfied, unsolved).
+    * W3: never rated; the return-visit officer calls Thu 12 Mar 09:00, 10:00 and 11:00 without
+      reaching her: the round and the case are closed as unreachable (it counts in neither rate).
+    * W4: not rated yet (its round is open, in the return-visit queue by now): counts in neither.
+    * W9 (HR bureau): rated Tue 3 Mar 09:00 — not solved, 2 and 2; the district federation sends
+      it back for rework Tue 3 Mar 10:00 (a new resolution clock: 5 working days, due Tue 10 Mar
+      18:00); completed again Wed 4 Mar 10:00 (handling 2 + 4 + 1 = 7 working hours from the
+      rework), accepted Wed 4 Mar 11:00; round 2 rated Thu 5 Mar 09:00 — partly solved, 3 and 3.
+      Only the latest rating counts.
+    """
+    from rightscare.ratings import services as ratings
+    from rightscare.ratings.public import submit_public_rating
+
+    dispatcher, hr_handler, officer = personas["dispatcher"], personas["department_handler"], personas["return_visit"]
+
+    def rate(key: str, moment: datetime.datetime, solved: str, speed: int, quality: int) -> None:
+        with frozen(moment):
+            submit_public_rating(case=data.cases[key], solved=solved, speed=speed, quality=quality)
+
+    rate("W9", at(3, 9), "no", 2, 2)
+    with frozen(at(3, 10)):
+        ratings.send_back_for_rework(case=data.cases["W9"], by=dispatcher, reason="企业仍未补发。")
+    with frozen(at(4, 10)):
+        services.complete_work_order(work_order=data.orders["W9"], by=hr_handler, result="已补发。")
+    with frozen(at(4, 11)):
+        services.review_work_order(work_order=data.orders["W9"], by=dispatcher, accept=True)
+    rate("W9", at(5, 9), "partly", 3, 3)
+    rate("W1", at(5, 9), "yes", 5, 5)
+    rate("W2", at(11, 9), "no", 4, 2)
+    round_w3 = data.cases["W3"].rating_rounds.get()
+    for hour in (9, 10, 11):
+        with frozen(at(12, hour)):
+            ratings.record_return_visit(round_=round_w3, by=officer, reached=False, note="无人接听。")
+    ratings.sweep(now=NOW)
+    data.refresh()
+    for key, case in data.cases.items():
+        data.cases[key] = Case.objects.get(pk=case.pk)
+    return data

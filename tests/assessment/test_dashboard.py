@@ -101,9 +101,9 @@ def test_api_assessment_gives_every_figure_with_its_counts(client, personas, dat
     street = rows[org.units["pingshan_street"].pk]
     assert street["rates"]["sign_for"] == {"numerator": 4, "denominator": 5, "value": 0.8}
     assert street["rates"]["dispatch_accuracy"] == {"numerator": 0, "denominator": 0, "value": None}
-    assert street["satisfaction"] == {"value": None, "note": "no ratings yet"}
+    assert street["satisfaction"] == {"numerator": 0, "denominator": 0, "value": None, "note": "no ratings yet"}
     assert (street["overdue"], street["overdue_working_days"], street["handling_hours_mean"]) == (2, 6, 30.0)
-    assert street["composite"] == float(Fraction(179, 3) * 100 / 85)
+    assert street["composite"] == float(Fraction(143, 3) * 100 / 70)
     assert street["unit"]["level"] == "street"
     assert body["total"]["unit"] is None
     assert body["total"]["rates"]["dispatch_accuracy"]["value"] == 0.875

@@ -42,7 +42,8 @@ def test_street_federation_figures(table) -> None:
         "response": (3, 5),  # W1, W3, W4 in time; W2 late; W5 still without contact past Wed 18:00
         "on_time_resolution": (3, 5),  # W1, W3 (extended to Thu 12), W4; W2 completed late; W5 running past Mon 9 18:00
         "extension": (1, 5),  # W3 of the five handled (W6 returned)
-        "resolution": (4, 5),  # W1–W4 accepted; W5 open
+        "resolution": (0, 0),  # no petitioner has rated (see test_rating_figures.py for the data set with ratings)
+        "satisfaction": (0, 0),
         "rework": (1, 4),  # W4 sent back, of W1–W4 completed
         "return_rate": (1, 6),  # W6 ruled unjustified, of six received (no unruled return)
     }
@@ -58,9 +59,9 @@ def test_street_federation_figures(table) -> None:
     assert street.dispatched == 0
     assert "dispatch_accuracy" not in street.rates
     assert str(street.satisfaction) == "no ratings yet"
-    # Weights 15, 15, 25, 15, (satisfaction 10 left out), 10, 5, (no dispatch accuracy): 85 in all.
-    # 15·4/5 + 15·3/5 + 25·3/5 + 15·4/5 + 10·(1 − 1/4) + 5·(1 − 1/6) = 12 + 9 + 15 + 12 + 7.5 + 25/6 = 179/3
-    assert street.composite == Fraction(179, 3) * 100 / 85
+    # Weights 15, 15, 25, (resolution 15 and satisfaction 10 left out: nobody rated), 10, 5, (no dispatch accuracy): 70 in all.
+    # 15·4/5 + 15·3/5 + 25·3/5 + 10·(1 − 1/4) + 5·(1 − 1/6) = 12 + 9 + 15 + 7.5 + 25/6 = 143/3
+    assert street.composite == Fraction(143, 3) * 100 / 70
     assert street.rank == 1  # the only unit at street level
 
 
@@ -72,7 +73,8 @@ def test_department_figures(table) -> None:
         "response": (1, 1),
         "on_time_resolution": (1, 1),
         "extension": (0, 1),
-        "resolution": (1, 1),
+        "resolution": (0, 0),
+        "satisfaction": (0, 0),
         "rework": (0, 1),
         "return_rate": (0, 2),  # W7 justified is not the bureau's fault; W8 unruled counts for nobody
     }
@@ -105,7 +107,8 @@ def test_total_of_the_table(table) -> None:
         "response": (4, 6),
         "on_time_resolution": (4, 6),
         "extension": (1, 6),
-        "resolution": (5, 6),
+        "resolution": (0, 0),
+        "satisfaction": (0, 0),
         "rework": (1, 5),
         "return_rate": (1, 8),
         "dispatch_accuracy": (7, 8),
@@ -148,8 +151,10 @@ DRILL_DOWN = {
     "on_time_resolution.den": ["W1", "W2", "W3", "W4", "W5", "W9"],
     "extension.num": ["W3"],
     "extension.den": ["W1", "W2", "W3", "W4", "W5", "W9"],
-    "resolution.num": ["W1", "W2", "W3", "W4", "W9"],
-    "resolution.den": ["W1", "W2", "W3", "W4", "W5", "W9"],
+    "resolution.num": [],
+    "resolution.den": [],
+    "satisfaction.num": [],
+    "satisfaction.den": [],
     "rework.num": ["W4"],
     "rework.den": ["W1", "W2", "W3", "W4", "W9"],
     "return_rate.num": ["W6"],
@@ -202,7 +207,7 @@ def test_the_twin_district_sees_only_its_own(dataset, personas) -> None:
     assert [row.unit.name for row in twin.rows] == ["龙华区妇联", "龙华街道妇联"]
     assert twin.total.received == 1
     assert _counts(twin.total)["on_time_resolution"] == (1, 1)  # completed Tue 10:00, due Mon 9 18:00
-    assert _counts(twin.total)["resolution"] == (0, 1)  # completed but not accepted yet
+    assert _counts(twin.total)["resolution"] == (0, 0)  # completed but not accepted yet: nothing to rate
     assert twin.exclusions == []
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 import io
-from collections import Counter
+from collections import Counter, defaultdict
 from typing import Any
 
 import pytest
@@ -16,14 +16,17 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
-from rightscare.cases import selectors, services
-from rightscare.cases.benchdata import FIRST_SYNTHETIC_PROVINCE, BenchDataError, Shape, generate
+from rightscare.cases import deadlines, selectors, services
+from rightscare.cases.benchclocks import check_against_services
+from rightscare.cases.benchdata import FIRST_SYNTHETIC_PROVINCE, BenchDataError, Shape, _UnitWithoutCalendar, generate
 from rightscare.cases.models import Case, CaseEvent, Category, RequestType, WorkOrder
 from rightscare.core import identity
 from rightscare.intake.models import Contact
 from rightscare.org.models import Membership, Region, Unit, User
 from rightscare.org.roles import Role
 from rightscare.registry.models import Person, PersonPhone
+from rightscare.supervision import chasing, clocks, sweep
+from rightscare.supervision.models import CLOCK_ORDER, Chase, ClockPause, SafetyFollowUp, WorkOrderClock
 from tests.cases import invariants
 
 UNTIL = timezone.make_aware(datetime.datetime(2026, 3, 2))
@@ -50,6 +53,9 @@ def fingerprint() -> dict[str, Any]:
         "orders": list(WorkOrder.objects.order_by("pk").values_list("pk", "case_id", "unit_id", "role", "status", "version", "parent_id", "return_deadline")),
         "events": list(CaseEvent.objects.order_by("pk").values_list("pk", "case_id", "kind", "at", "work_order_id", "data")),
         "contacts": [(c.pk, c.case_id, c.channel, c.caller_phone, c.content) for c in Contact.objects.order_by("pk")],
+        "clocks": list(WorkOrderClock.objects.order_by("pk").values_list("work_order_id", "kind", "due_at", "stopped_at", "breached", "next_check_at")),
+        "chases": list(Chase.objects.order_by("pk").values_list("work_order_id", "level", "at", "by_unit_id", "escalate_at")),
+        "follow_ups": list(SafetyFollowUp.objects.order_by("pk").values_list("case_id", "opened_at", "ended_at", "reminded_at")),
     }
 
 
@@ -85,6 +91,85 @@ def test_is_deterministic_for_a_seed(db):
 
 def test_every_invariant_the_services_keep_holds(bench):
     assert invariants.problems() == []
+
+
+def test_clocks_and_chases_are_what_the_services_and_the_sweep_would_have_written(bench):
+    """Four clocks per order, in step with its history, computed as supervision.clocks does; chases only on overdue orders.
+
+    The sweep run at the end of the generated history finds nothing left to send.
+    """
+    spec = deadlines.calendar_for(_UnitWithoutCalendar())
+    orders = {order.pk: order for order in WorkOrder.objects.select_related("case", "unit", "sent_by_unit")}
+    own: dict[int, dict[str, WorkOrderClock]] = defaultdict(dict)
+    for clock in WorkOrderClock.objects.select_related("policy", "alternative_policy"):
+        own[clock.work_order_id][clock.kind] = clock
+    pauses = defaultdict(list)
+    for pause in ClockPause.objects.all():
+        pauses[pause.work_order_id].append((pause.started_at, pause.ended_at))
+    found: list[str] = []
+    overdue_orders = set()
+    for pk, order in orders.items():
+        assert set(own[pk]) == set(CLOCK_ORDER), pk
+        sign, contact, resolution = own[pk]["sign_for"], own[pk]["first_contact"], own[pk]["resolution"]
+        left = order.status in {"returned", "transferred"}
+        assert (sign.stopped_at is None) == (order.signed_at is None and not left), pk
+        if order.signed_at is not None:
+            assert sign.stopped_at == order.signed_at and sign.stop_reason == "done"
+        if order.first_contact_at is not None:
+            assert contact.stopped_at == order.first_contact_at
+        assert (resolution.stopped_at is None) == (order.status in chasing.CHASEABLE_STATUSES), pk
+        if order.status in {"completed", "accepted"}:
+            assert resolution.stopped_at == order.completed_at and resolution.stop_reason == "done"
+        if left:
+            assert {c.stop_reason for c in own[pk].values() if c.stopped_at == order.returned_at} <= {"returned"}
+        for clock in own[pk].values():
+            if clock.stopped_at is not None:
+                assert clock.next_check_at is None
+                if clock.stopped_at > clock.due_at:
+                    assert clock.breached, clock.pk
+                elif clock.breached:  # a gap missed before a restart, or a deadline missed before a send-back
+                    assert clock.restarts or pauses[pk], clock.pk
+            else:
+                assert order.status in chasing.CHASEABLE_STATUSES
+                assert clock.breached == (clock.due_at <= UNTIL), clock.pk
+                assert clock.next_check_at == clocks.next_check(clock) and (clock.next_check_at is None or clock.next_check_at > UNTIL)
+                if clock.due_at <= UNTIL:
+                    overdue_orders.add(pk)
+            found += check_against_services(spec, clock, pauses[pk], order.time_class)
+    assert found == [], "\n".join(found)
+    chases = list(Chase.objects.select_related("clock"))
+    assert {chase.work_order_id for chase in chases} == overdue_orders != set()
+    for chase in chases:
+        order = orders[chase.work_order_id]
+        assert chase.automatic and (chase.escalate_at is None or chase.escalate_at > UNTIL)
+        parent = chasing.parent_unit(order)
+        assert chase.by_unit_id == (chasing.city_unit(parent).pk if chase.level == "listed" else parent.pk)
+        if chase.level == "reminder":
+            assert chase.at == chase.clock_due_at == chase.clock.due_at and chase.clock.due_notified_at == chase.clock.due_at
+    levels = Counter(chase.level for chase in chases)
+    assert levels["reminder"] >= len(overdue_orders) and levels["supervision"] > 0
+    assert CaseEvent.objects.filter(kind="chased").count() == len(chases)
+    before = (Chase.objects.count(), CaseEvent.objects.count())
+    report = sweep.sweep(now=UNTIL)
+    assert (report.warnings, report.reminders, report.supervisions, report.listings, report.safety_reminders, report.safety_escalations) == (0,) * 6
+    assert (Chase.objects.count(), CaseEvent.objects.count()) == before
+
+
+def test_resolved_sensitive_cases_are_followed_up_for_safety(bench):
+    sensitive = Case.objects.filter(resolved_at__isnull=False, category__domestic_violence=True) | Case.objects.filter(
+        resolved_at__isnull=False, category__child_protection=True
+    )
+    follow_ups = {f.case_id: f for f in SafetyFollowUp.objects.all()}
+    assert set(follow_ups) == set(sensitive.values_list("pk", flat=True)) != set()
+    assert any(f.ended_at is not None for f in follow_ups.values())
+    for case in sensitive:
+        follow_up = follow_ups[case.pk]
+        assert follow_up.opened_at == case.resolved_at and follow_up.next_review_at == case.resolved_at + datetime.timedelta(days=14)
+        if follow_up.ended_at is None:
+            assert case.status == "resolved" and (follow_up.next_check_at is None or follow_up.next_check_at > UNTIL)
+        else:
+            assert follow_up.ended_by_id and follow_up.end_reason and follow_up.next_check_at is None
+            assert case.closed_at is None or case.closed_at > follow_up.ended_at
 
 
 def test_statuses_spread_over_the_life_cycle(bench):

@@ -80,6 +80,9 @@ def test_the_registry_has_the_platform_jobs():
         "tasks.recover": "rightscare.core.tasks.recover_abandoned_tasks",
         "audit.seal": "rightscare.audit.tasks.seal_audit_log",
         "supervision.sweep": "rightscare.supervision.tasks.sweep_deadlines",
+        "ratings.sweep": "rightscare.ratings.tasks.sweep_ratings",
+        "integrations.deliver": "rightscare.integrations.tasks.send_due_deliveries",
+        "wechat.process": "rightscare.wechat.tasks.process_inbound_messages",
     }
     assert scheduler.job_named("audit.seal").every == 60
 

@@ -16,7 +16,7 @@ from tests import processes
 pytestmark = pytest.mark.django_db(transaction=True)
 
 FAST = {
-    "RIGHTSCARE_JOB_INTERVALS": "audit.seal=0.5,notifications.send=0,tasks.recover=0.5,supervision.sweep=0",
+    "RIGHTSCARE_JOB_INTERVALS": "audit.seal=0.5,notifications.send=0,tasks.recover=0.5,supervision.sweep=0,ratings.sweep=0,integrations.deliver=0,wechat.process=0",
     "RIGHTSCARE_SCHEDULER_TICK_SECONDS": "0.2",
     "RIGHTSCARE_WORKER_POLL_SECONDS": "0.2",
     "RIGHTSCARE_WORKER_HEARTBEAT_SECONDS": "0.5",
@@ -42,14 +42,27 @@ def test_a_worker_beats_its_heartbeat_and_stops_cleanly(client, tmp_path, stop_s
     heartbeat.refresh_from_db()
     assert heartbeat.stopped_at is not None
     assert client.get("/healthz/worker").status_code == 503
-    assert sorted(PeriodicJob.objects.values_list("name", flat=True)) == ["audit.seal", "notifications.send", "supervision.sweep", "tasks.recover"]
+    assert sorted(PeriodicJob.objects.values_list("name", flat=True)) == [
+        "audit.seal",
+        "integrations.deliver",
+        "notifications.send",
+        "ratings.sweep",
+        "supervision.sweep",
+        "tasks.recover",
+        "wechat.process",
+    ]
     assert PeriodicJob.objects.get(name="notifications.send").last_triggered_at is None  # switched off
     assert f"worker {heartbeat.worker_id} stopped" in group.output()
 
 
 def test_two_workers_trigger_each_job_once_per_interval(tmp_path):
     log = tmp_path / "workers.log"
-    env = processes.child_env(**{**FAST, "RIGHTSCARE_JOB_INTERVALS": "tasks.recover=1.5,audit.seal=0,notifications.send=0,supervision.sweep=0"})
+    env = processes.child_env(
+        **{
+            **FAST,
+            "RIGHTSCARE_JOB_INTERVALS": "tasks.recover=1.5,audit.seal=0,notifications.send=0,supervision.sweep=0,ratings.sweep=0,integrations.deliver=0,wechat.process=0",
+        }
+    )
     with processes.processes(log) as group:
         workers = [group.start(["worker"], env=env) for _ in range(2)]
         processes.wait_for(lambda: WorkerHeartbeat.objects.count() == 2, timeout=60, what="two heartbeats", log=log)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.notifications.fake_gateway import fake_gateway  # noqa: F401  (a fixture of these tests)
+
 
 @pytest.fixture
 def sender_file(settings, tmp_path) -> Path:

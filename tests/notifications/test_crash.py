@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 
 #: Short everything, so that a lapsed lease and a dead worker are noticed within seconds.
 FAST = {
-    "RIGHTSCARE_JOB_INTERVALS": "notifications.send=0.5,tasks.recover=0.5,audit.seal=0,supervision.sweep=0",
+    "RIGHTSCARE_JOB_INTERVALS": "notifications.send=0.5,tasks.recover=0.5,audit.seal=0,supervision.sweep=0,ratings.sweep=0,integrations.deliver=0,wechat.process=0",
     "RIGHTSCARE_SCHEDULER_TICK_SECONDS": "0.2",
     "RIGHTSCARE_WORKER_POLL_SECONDS": "0.2",
     "RIGHTSCARE_WORKER_HEARTBEAT_SECONDS": "0.5",

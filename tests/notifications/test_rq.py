@@ -91,7 +91,7 @@ def test_rightscare_worker_in_rq_mode_sends_and_triggers_jobs(rq_queue, sender_f
         RIGHTSCARE_TASKS_BACKEND="rq",
         REDIS_URL=url,
         RIGHTSCARE_TEST_SENDER_FILE=str(sender_file),
-        RIGHTSCARE_JOB_INTERVALS="notifications.send=0.5,tasks.recover=0.5,audit.seal=0.5,supervision.sweep=0",
+        RIGHTSCARE_JOB_INTERVALS="notifications.send=0.5,tasks.recover=0.5,audit.seal=0.5,supervision.sweep=0,ratings.sweep=0,integrations.deliver=0,wechat.process=0",
         RIGHTSCARE_SCHEDULER_TICK_SECONDS="0.2",
         RIGHTSCARE_WORKER_HEARTBEAT_SECONDS="0.5",
     )

@@ -102,11 +102,11 @@ def test_addresses_are_masked_for_logs_and_lists(address, masked):
 
 def test_the_built_in_channels_are_registered_and_the_test_doubles_only_when_configured(settings):
     settings.NOTIFICATIONS_TEST_SENDER_FILE = ""
-    assert sorted(senders.senders()) == ["console", "email", "inbox"]
-    assert [code for code, _label in senders.channel_choices()] == ["console", "email", "inbox"]
+    assert sorted(senders.senders()) == ["console", "email", "inbox", "sms", "wechat"]
+    assert [code for code, _label in senders.channel_choices()] == ["console", "email", "inbox", "sms", "wechat"]
     settings.NOTIFICATIONS_TEST_SENDER_FILE = "/tmp/x"
-    assert sorted(senders.senders()) == ["console", "email", "inbox", "test_failing", "test_file"]
-    assert [code for code, _label in senders.channel_choices()] == ["console", "email", "inbox"]
+    assert sorted(senders.senders()) == ["console", "email", "inbox", "sms", "test_failing", "test_file", "wechat"]
+    assert [code for code, _label in senders.channel_choices()] == ["console", "email", "inbox", "sms", "wechat"]
 
 
 def test_a_new_channel_is_one_registration(settings):
@@ -144,7 +144,11 @@ def test_check_accepts_the_defaults(settings):
 
     settings.NOTIFICATIONS_DEFAULT_CHANNEL = "email"
     settings.OUTBOX_MAX_ATTEMPTS = 8
-    assert [(f.level, f.message) for f in check_notifications()] == [("ok", "messages: default channel email, 8 attempts")]
+    settings.SMS_GATEWAY_URL = settings.WECHAT_APP_ID = ""
+    assert [(f.level, f.message) for f in check_notifications()] == [
+        ("ok", "messages: default channel email, 8 attempts"),
+        ("ok", "petitioners: not notified (no RIGHTSCARE_SMS_GATEWAY_URL or RIGHTSCARE_WECHAT_APP_ID)"),
+    ]
 
 
 def test_check_reports_an_unknown_channel_and_a_short_lease(settings):
@@ -155,8 +159,9 @@ def test_check_reports_an_unknown_channel_and_a_short_lease(settings):
     settings.OUTBOX_LEASE_SECONDS = 30
     settings.EMAIL_TIMEOUT = 30
     settings.OUTBOX_MAX_ATTEMPTS = 0
-    assert [f.level for f in check_notifications()] == ["error", "warning", "error"]
-    assert check_notifications()[0].message == "RIGHTSCARE_NOTIFICATIONS_CHANNEL='pigeon' is not a channel (console, email, inbox)"
+    settings.SMS_GATEWAY_URL = settings.WECHAT_APP_ID = ""
+    assert [f.level for f in check_notifications()] == ["error", "warning", "error", "ok"]
+    assert check_notifications()[0].message == "RIGHTSCARE_NOTIFICATIONS_CHANNEL='pigeon' is not a channel (console, email, inbox, sms, wechat)"
 
 
 def test_the_default_channel_comes_from_the_settings(settings):

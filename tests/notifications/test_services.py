@@ -350,7 +350,7 @@ def test_a_batch_worker_runs_the_sender_task_that_the_commit_enqueued(sender_fil
     call_command("rightscare_worker", "--batch", stdout=io.StringIO())
 
     result.refresh_from_db()
-    assert (result.status, result.return_value) == ("SUCCESSFUL", {"sent": 1, "retried": 0, "failed": 0, "put_back": 0})
+    assert (result.status, result.return_value) == ("SUCCESSFUL", {"sent": 1, "retried": 0, "failed": 0, "put_back": 0, "held": 0, "withdrawn": 0})
     assert delivered(sender_file) == [str(message.key)]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import time_machine
 from django.core.exceptions import PermissionDenied
 
 from rightscare.cases import services as case_services
@@ -16,6 +17,14 @@ pytestmark = pytest.mark.usefixtures("national_calendar")
 assert national_calendar
 
 MONDAY_10 = at(2026, 3, 2, 10)
+
+
+@pytest.fixture(autouse=True)
+def _before_the_deadlines():
+    """The requests of this module are made on Wednesday 4 March 2026, before the work orders'
+    deadlines (more time can only be asked for before the resolution deadline); time runs on."""
+    with time_machine.travel(at(2026, 3, 4, 10), tick=True):
+        yield
 
 
 def state() -> tuple:

@@ -228,3 +228,21 @@ def test_the_board_takes_the_same_queries_for_more_overdue_work_orders(client, o
     few = queries()
     overdue_orders(5)
     assert queries() == few
+
+
+def test_working_time_between_long_spans_is_the_calendars_own_measure():
+    """The board's constant-time measure agrees with workcalendar's day-by-day walk, holidays and make-up days included."""
+    import datetime as dt
+
+    from rightscare.core import workcalendar
+    from rightscare.supervision.board import working_time_between
+
+    spec = workcalendar.CalendarSpec(
+        holiday_dates=frozenset({dt.date(2026, 10, 1), dt.date(2026, 10, 2), dt.date(2026, 10, 5), dt.date(2025, 1, 1)}),
+        extra_working_dates=frozenset({dt.date(2026, 9, 27), dt.date(2026, 10, 10)}),
+    )
+    begin = dt.datetime(2024, 12, 30, 7, 13, tzinfo=dt.UTC)
+    for hours in (0, 5, 30, 80, 24 * 9 + 3, 24 * 40 + 11, 24 * 400, 24 * 640 + 17):
+        for start in (begin, begin + dt.timedelta(days=635, hours=2)):
+            end = start + dt.timedelta(hours=hours)
+            assert working_time_between(spec, start, end) == workcalendar.measure_working_time(spec, start, end).duration, (start, hours)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import translation
 
 from rightscare.audit.models import AuditEntry
 from rightscare.cases import services as case_services
@@ -17,6 +18,7 @@ from rightscare.core.errors import AuthorisationError, Conflict
 from rightscare.supervision import services
 from rightscare.supervision.models import ClockKind, ClockPause, ClockState, DayUnit, Extension, ExtensionStatus, PauseReason, WorkOrderClock
 from rightscare.supervision.selectors import annotate_work_orders
+from rightscare.supervision.sweep import sweep
 from tests.supervision.clock_helpers import at, clock, dues, frozen, national_calendar, send, sign
 
 pytestmark = pytest.mark.usefixtures("national_calendar")
@@ -94,8 +96,14 @@ def test_a_pause_and_its_end_are_on_the_timeline_and_audited(org, personas):
     order = signed(org, personas)
     paused = pause(order, personas, at(2026, 3, 3, 9))
     resume(order, personas["dispatcher"], at(2026, 3, 3, 15))
-    events = list(CaseEvent.objects.filter(case=order.case, kind=EventKind.NOTE).order_by("id").values_list("data__supervision", "unit_id"))
-    assert events == [("clock_paused", order.unit_id), ("clock_resumed", order.sent_by_unit_id)]
+    events = list(
+        CaseEvent.objects.filter(
+            case=order.case, kind__in=[EventKind.CLOCK_PAUSED, EventKind.CLOCK_RESUMED, EventKind.EXTENSION_REQUESTED, EventKind.EXTENSION_DECIDED]
+        )
+        .order_by("id")
+        .values_list("kind", "data__supervision", "unit_id")
+    )
+    assert events == [(EventKind.CLOCK_PAUSED, "clock_paused", order.unit_id), (EventKind.CLOCK_RESUMED, "clock_resumed", order.sent_by_unit_id)]
     audit = list(AuditEntry.objects.filter(object_type="supervision.clockpause", object_id=str(paused.pk)).order_by("id").values_list("event", "actor_id"))
     assert audit == [("supervision.pause_clocks", personas["handler"].pk), ("supervision.resume_clocks", personas["dispatcher"].pk)]
 
@@ -156,6 +164,43 @@ def test_an_approved_extension_moves_the_resolution_deadline(org, personas):
     assert entry.changes["status"] == ["pending", "approved"]
     event = CaseEvent.objects.get(case=order.case, data__supervision="extension_decided")
     assert (event.visibility, event.public_text) == ("public", "The handling time of your request has been extended.")
+
+
+def test_the_petitioner_reads_the_extension_in_her_language(org, personas):
+    order = signed(org, personas)
+    decide(ask(order, personas, 3), personas["dispatcher"])
+    event = CaseEvent.objects.get(case=order.case, kind=EventKind.EXTENSION_DECIDED)
+    with translation.override("zh-hans"):
+        assert event.public_message == "您的诉求办理期限已延长。"
+
+
+def test_more_time_must_be_asked_for_before_the_deadline(org, personas):
+    order = signed(org, personas)
+    with pytest.raises(Conflict, match="before the resolution deadline"):
+        ask(order, personas, 3, when=at(2026, 3, 9, 18, 1))
+    assert not Extension.objects.filter(work_order=order).exists()
+    assert clock(order, ClockKind.RESOLUTION).due_at == at(2026, 3, 9, 18)
+
+
+def test_an_extension_asked_in_time_but_approved_after_the_deadline_rejudges_the_clock(org, personas):
+    order = signed(org, personas)
+    extension = ask(order, personas, 3, when=at(2026, 3, 9, 17))
+    with frozen(at(2026, 3, 9, 18, 30)):
+        sweep()
+        missed = clock(order, ClockKind.RESOLUTION)
+        assert (missed.breached, missed.state()) == (True, ClockState.OVERDUE)
+    decide(extension, personas["dispatcher"], when=at(2026, 3, 10, 9))
+    resolution = clock(order, ClockKind.RESOLUTION)
+    assert resolution.due_at == at(2026, 3, 12, 18)
+    assert resolution.breached is False
+    with frozen(at(2026, 3, 10, 9)):
+        assert resolution.state() in (ClockState.RUNNING, ClockState.WARNING, ClockState.LATE)
+    # Completed within the approved deadline, it is met; the earlier reminder stays on record.
+    with frozen(at(2026, 3, 12, 10)):
+        case_services.record_first_contact(work_order=order, by=personas["handler"], note="已联系。")
+        case_services.complete_work_order(work_order=order, by=personas["handler"], result="已补发工资。")
+    assert clock(order, ClockKind.RESOLUTION).state() == ClockState.MET
+    assert CaseEvent.objects.filter(case=order.case, kind=EventKind.CHASED).exists()
 
 
 def test_a_refusal_needs_a_note_and_changes_no_deadline(org, personas):

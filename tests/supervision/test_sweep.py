@@ -249,17 +249,18 @@ def _queries_of_sweep(instant: datetime.datetime) -> int:
 
 
 @pytest.mark.parametrize("waiting", [2, 12])
-def test_an_idle_sweep_reads_two_index_ranges_however_many_clocks_wait(org, personas, django_assert_num_queries, waiting):
+def test_an_idle_sweep_reads_three_index_ranges_however_many_clocks_wait(org, personas, django_assert_num_queries, waiting):
     with time_machine.travel(SENT, tick=False):
         for n in range(waiting):
             dispatched_order(org, personas, summary=f"第{n}件。")
     assert WorkOrderClock.objects.count() == 4 * waiting
-    # One claim of the due clocks and one of the due chases, each in its own transaction (savepoints in a test).
-    with time_machine.travel(local(2026, 3, 3, 14), tick=False), django_assert_num_queries(6) as captured:
+    # One claim of the due clocks, one of the due chases and one of the due safety reviews,
+    # each in its own transaction (savepoints in a test).
+    with time_machine.travel(local(2026, 3, 3, 14), tick=False), django_assert_num_queries(9) as captured:
         report = sweep()
     assert counts(report) == {}
     selects = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT")]
-    assert [sql.split(" FROM ")[1].split()[0] for sql in selects] == ['"supervision_workorderclock"', '"supervision_chase"']
+    assert [sql.split(" FROM ")[1].split()[0] for sql in selects] == ['"supervision_workorderclock"', '"supervision_chase"', '"supervision_safetyfollowup"']
 
 
 def test_a_sweep_reads_only_the_due_clocks(org, personas):

@@ -26,7 +26,7 @@ from tests.supervision.chasing_helpers import dispatched_order
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 FAST = {
-    "RIGHTSCARE_JOB_INTERVALS": "supervision.sweep=0.5,notifications.send=0,tasks.recover=0,audit.seal=0",
+    "RIGHTSCARE_JOB_INTERVALS": "supervision.sweep=0.5,notifications.send=0,tasks.recover=0,audit.seal=0,ratings.sweep=0,integrations.deliver=0,wechat.process=0",
     "RIGHTSCARE_SCHEDULER_TICK_SECONDS": "0.2",
     "RIGHTSCARE_WORKER_POLL_SECONDS": "0.2",
     "RIGHTSCARE_WORKER_HEARTBEAT_SECONDS": "0.5",

@@ -3,7 +3,7 @@
 Both read only what the caller may see (her cases and units) and answer 403 to a caller
 who may not read the assessment at all. Rates come with their numerator and denominator,
 so a client can check every figure; the satisfaction rate is null with the words
-"no ratings yet" until petitioners can rate their cases.
+"no ratings yet" while no petitioner in the table has rated.
 """
 
 import datetime
@@ -49,8 +49,10 @@ class RateOut(Schema):
 
 
 class SatisfactionOut(Schema):
-    value: float | None = Field(None, description="Always null until petitioners can rate their cases.")
-    note: str
+    numerator: int = Field(0, description="Handled work orders whose case the petitioner rated satisfied (speed and quality 3 or more).")
+    denominator: int = Field(0, description="Handled work orders whose case the petitioner rated.")
+    value: float | None = Field(None, description="numerator / denominator; null while nobody rated.")
+    note: str = Field(..., description='"no ratings yet" while nobody rated, else empty.')
 
 
 class UnitOut(Schema):
@@ -182,7 +184,10 @@ def _row(row: selectors.Row) -> dict[str, Any]:
         "received": row.received,
         "dispatched": row.dispatched,
         "rates": {key: _rate(rate) for key, rate in selectors.iter_rates(row)},
-        "satisfaction": {"value": None, "note": str(selectors.NO_RATINGS)},
+        "satisfaction": {
+            **_rate(row.satisfaction_rate),
+            "note": "" if row.satisfaction_rate.denominator else str(selectors.NO_RATINGS),
+        },
         "overdue": row.overdue,
         "overdue_working_days": row.overdue_days,
         "handling_hours_mean": float(row.handling_mean_hours) if row.handling_mean_hours is not None else None,

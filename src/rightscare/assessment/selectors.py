@@ -61,13 +61,14 @@ from django.utils.translation import gettext_lazy as _
 
 from rightscare.assessment.models import RATE_KEYS, AssessmentWeights, Exclusion, ExclusionStatus
 from rightscare.cases.models import Case as CaseRecord
-from rightscare.cases.models import CaseEvent, CaseStatus, Category, EventKind, WorkOrder, WorkOrderStatus
+from rightscare.cases.models import CaseEvent, CaseStatus, Category, EventKind, OneOf, WorkOrder, WorkOrderStatus
 from rightscare.core import workcalendar
 from rightscare.org import access
 from rightscare.org.calendar_models import WorkingCalendar
 from rightscare.org.calendars import spec_of_chain
 from rightscare.org.models import Region, Unit
 from rightscare.org.roles import Capability
+from rightscare.ratings.models import SATISFIED_FROM, Rating, Solved
 from rightscare.supervision.models import ClockKind, ExtensionStatus, StopReason
 from rightscare.supervision.models import Extension as ClockExtension
 
@@ -77,8 +78,11 @@ READER_CAPABILITIES: frozenset[Capability] = frozenset({Capability.SUPERVISE, Ca
 #: The 90th percentile of handling time, as a fraction (kept exact for the portable query).
 PERCENTILE = Fraction(9, 10)
 
-#: What the satisfaction rate says until petitioners can rate (the petitioner issue): never a number.
+#: What the satisfaction rate says while no petitioner in the table has rated: never a made-up number.
 NO_RATINGS = _("no ratings yet")
+
+#: Answers to "was it solved?" that count as resolved (解决): solved, or partly solved.
+RESOLVED_ANSWERS = (Solved.YES, Solved.PARTLY)
 
 #: Clock outcomes (see the module docstring).
 MET, MISSED = "met", "missed"
@@ -241,6 +245,9 @@ def _outcome(alias: str, now: datetime.datetime) -> Case:
 
 
 HANDLED = ~Q(status__in=LEFT_UNIT)
+#: The petitioner rated the case (its latest rating: after a rework, the rating of the new resolution).
+RATED = Q(rated_solved__isnull=False)
+SATISFIED = RATED & Q(rated_speed__gte=SATISFIED_FROM, rated_quality__gte=SATISFIED_FROM)
 UNRULED_RETURN = Q(status=WorkOrderStatus.RETURNED, return_ruling="")
 HANDLING_TIME = Q(rs__stop_reason=StopReason.DONE, rs__elapsed_working_seconds__isnull=False) & HANDLED
 
@@ -265,9 +272,11 @@ FIGURES: dict[str, Figure] = {
     "on_time_resolution.den": Figure(RECEIVED, Q(rs_outcome__in=[MET, MISSED]), _("resolution due or done")),
     "extension.num": Figure(RECEIVED, HANDLED & Q(extended=True), _("handled with an approved extension")),
     "extension.den": Figure(RECEIVED, HANDLED, _("handled (not returned, not transferred)")),
-    "resolution.num": Figure(RECEIVED, HANDLED & Q(status=WorkOrderStatus.ACCEPTED), _("resolved (result accepted)")),
-    "resolution.den": Figure(RECEIVED, HANDLED, _("handled (not returned, not transferred)")),
-    "rework.num": Figure(RECEIVED, HANDLED & Q(sent_back=True), _("sent back for more work")),
+    "resolution.num": Figure(RECEIVED, HANDLED & RATED & Q(rated_solved__in=RESOLVED_ANSWERS), _("rated solved or partly solved")),
+    "resolution.den": Figure(RECEIVED, HANDLED & RATED, _("handled, the case rated by the petitioner")),
+    "satisfaction.num": Figure(RECEIVED, HANDLED & SATISFIED, _("rated satisfied (speed and quality 3 or more)")),
+    "satisfaction.den": Figure(RECEIVED, HANDLED & RATED, _("handled, the case rated by the petitioner")),
+    "rework.num": Figure(RECEIVED, HANDLED & (Q(sent_back=True) | Q(reworked=True)), _("sent back for more work or for rework")),
     "rework.den": Figure(RECEIVED, HANDLED & Q(completed_at__isnull=False), _("completed at least once")),
     "return_rate.num": Figure(RECEIVED, Q(status=WorkOrderStatus.RETURNED, return_ruling="unjustified"), _("returned, ruled unjustified")),
     "return_rate.den": Figure(RECEIVED, ~UNRULED_RETURN, _("received, less unruled returns")),
@@ -294,7 +303,7 @@ RATES: tuple[tuple[str, Any, bool], ...] = (
 )
 RATE_LABELS = {key: label for key, label, _against in RATES}
 
-#: The labels of the composite's weights (the satisfaction rate has a weight but no figure yet).
+#: The labels of the composite's weights (the satisfaction rate has its own column, beside the others).
 WEIGHT_LABELS = {**RATE_LABELS, "satisfaction": _("Satisfaction rate")}
 
 
@@ -309,8 +318,13 @@ def _excluded() -> Exists:
 
 
 def scoped_cases(user: Any, filters: Filters) -> QuerySet[CaseRecord]:
-    """The cases she may open, narrowed by the region and category filters (not by the period)."""
-    cases = CaseRecord.objects.visible_to(user)
+    """The cases she may open, narrowed by the region and category filters (not by the period).
+
+    Built on ``CaseQuerySet.listed_for``: each way she reaches cases is read from its own
+    index and the union is computed once, so the work grows with her scope, not with the
+    installation (``visible_to``'s OR made every figure read the whole case table).
+    """
+    cases = CaseRecord.objects.listed_for(user)
     if filters.region is not None:
         # A count by place must not reveal where a case with a confidential location is.
         cases = cases.filter(region__path__startswith=filters.region.path, location_confidential=False)
@@ -320,14 +334,17 @@ def scoped_cases(user: Any, filters: Filters) -> QuerySet[CaseRecord]:
     return cases
 
 
-def in_scope(user: Any, filters: Filters, case_field: str = "case_id") -> Exists:
-    """The condition "the case in ``case_field`` is in her scope", tested row by row.
+def in_scope(user: Any, filters: Filters, case_field: str = "case_id") -> OneOf:
+    """The condition "the case in ``case_field`` is in her scope".
 
-    A correlated ``EXISTS`` rather than ``case IN (…)``: the database then checks only the
-    rows the other conditions (the period, the units) left, instead of working out every
-    case she may see first, which at a million cases is most of the time spent.
+    ``case_field = ANY(ARRAY(her scope's case ids))`` on PostgreSQL (``IN`` elsewhere): the
+    ids of ``scoped_cases`` are gathered once per query from the indexes ``listed_for``
+    reads, then the rows are matched against them. A correlated ``EXISTS`` over
+    ``visible_to`` looked cheaper but PostgreSQL planned it as a semi-join over every case
+    in the installation, repeated in each of the dashboard's queries (seconds at a million
+    cases; bench/results/2026-12-06-supervision-1m.md).
     """
-    return Exists(scoped_cases(user, filters).filter(pk=OuterRef(case_field)))
+    return OneOf(F(case_field), scoped_cases(user, filters).order_by().values("pk"))
 
 
 def _units_in_scope(user: Any, filters: Filters) -> QuerySet[Unit]:
@@ -343,7 +360,9 @@ def work_orders(user: Any, filters: Filters, *, side: str = RECEIVED, now: datet
     ``side`` RECEIVED: work orders sent *to* units in her scope during the period;
     SENT: work orders sent *by* them (dispatch accuracy). Approved exclusions are left out.
     Annotations: ``sf_outcome``, ``fc_outcome``, ``rs_outcome`` (met / missed / ""),
-    ``extended`` (an approved extension), ``sent_back`` (sent back for more work at least once).
+    ``extended`` (an approved extension), ``sent_back`` (sent back for more work at least once),
+    ``reworked`` (sent back for rework after the petitioner's rating at least once), and
+    ``rated_solved``, ``rated_speed``, ``rated_quality`` (the case's latest rating; null unrated).
     """
     now = now or timezone.now()
     unit_field = "unit" if side == RECEIVED else "sent_by_unit"
@@ -360,7 +379,14 @@ def work_orders(user: Any, filters: Filters, *, side: str = RECEIVED, now: datet
         rs_outcome=_outcome("rs", now),
         extended=Exists(ClockExtension.objects.filter(work_order=OuterRef("pk"), status=ExtensionStatus.APPROVED)),
         sent_back=Exists(CaseEvent.objects.filter(work_order=OuterRef("pk"), kind=EventKind.SENT_BACK)),
+        reworked=Exists(CaseEvent.objects.filter(work_order=OuterRef("pk"), kind=EventKind.REWORK)),
+        **{f"rated_{name}": Subquery(_latest_rating().values(name)[:1]) for name in ("solved", "speed", "quality")},
     )
+
+
+def _latest_rating() -> QuerySet[Rating]:
+    """The latest rating of the work order's case (index ``rating_case_round``)."""
+    return Rating.objects.filter(case_id=OuterRef("case_id")).order_by("-round_number")
 
 
 def figure_work_orders(user: Any, filters: Filters, key: str, *, unit: Unit | None = None, now: datetime.datetime | None = None) -> QuerySet[WorkOrder]:
@@ -545,9 +571,14 @@ class Row:
         return f"&unit={self.unit.pk}" if self.unit is not None else ""
 
     @property
+    def satisfaction_rate(self) -> Rate:
+        return self.rates.get("satisfaction", Rate(0, 0))
+
+    @property
     def satisfaction(self) -> Any:
-        """Until petitioners rate their cases: the words "no ratings yet", never a number."""
-        return NO_RATINGS
+        """The satisfaction rate as shown: "80.0% (4/5)", or the words "no ratings yet" when nobody rated."""
+        rate = self.satisfaction_rate
+        return f"{rate.percent} ({rate.numerator}/{rate.denominator})" if rate.denominator else NO_RATINGS
 
     @property
     def composite_score(self) -> str:
@@ -589,7 +620,7 @@ def _fill_received(row: Row, counts: dict[str, Any]) -> None:
         return int(counts.get(key) or 0)
 
     row.received = count("received")
-    for key in ("sign_for", "response", "on_time_resolution", "extension", "resolution", "rework", "return_rate"):
+    for key in ("sign_for", "response", "on_time_resolution", "extension", "resolution", "satisfaction", "rework", "return_rate"):
         row.rates[key] = Rate(count(f"{key}__num"), count(f"{key}__den"))
     row.overdue = count("overdue")
     row.unruled_returns = count("unruled_returns")
@@ -601,9 +632,9 @@ def composite(rates: dict[str, Rate], weights: dict[str, int]) -> Fraction | Non
     """The weighted composite score out of 100 (exact).
 
     Σ weight × value / Σ weight over the rates that have a value; a rate that counts
-    against the unit (rework, returns) enters as 1 − rate. The satisfaction rate has no
-    value until petitioners rate their cases, so its weight is left out rather than
-    scored as zero; a unit with no rate at all has no score.
+    against the unit (rework, returns) enters as 1 − rate. A rate without a value (the
+    satisfaction and resolution rates while nobody rated) leaves its weight out rather than
+    scoring zero; a unit with no rate at all has no score.
     """
     total_weight, score = 0, Fraction(0)
     for key in RATE_KEYS:

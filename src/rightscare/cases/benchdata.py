@@ -29,7 +29,17 @@ Writes, deterministically for a seed and an end date:
   exactly as the services would have written them (statuses, versions, timestamps,
   event data), so every invariant the services keep holds (see
   ``tests/cases/invariants.py``); only audit entries are not written (this is history,
-  not actions; the audit benchmarks measure the log under load on their own).
+  not actions; the audit benchmarks measure the log under load on their own);
+* what **supervision** would have written along that history (:mod:`.benchclocks`): the four
+  clocks of every work order on the presets of ``supervision.clocks`` and the bench calendar,
+  stopped, missed and measured as its hooks do; review pauses of orders sent back; approved
+  extensions of 3 % of the completed complex orders; for orders overdue at ``until`` the
+  sweep's reminders, supervision and listing with their timeline events, and running clocks
+  stamped as the sweep leaves them (running ``sweep`` at ``until`` sends nothing); safety
+  follow-ups of resolved domestic-violence and child-protection cases (an open one keeps its
+  case from closing). Simplified: progress notes do not restart the update clock (it
+  restarts at the first contact and at a send-back), and the sweep's warnings and reminders
+  about work finished before ``until`` are not replayed.
 
 Rows get their ids from the generator (one ``max(id)`` per table at the start, the
 sequences set afterwards), so nothing is read back while loading. On PostgreSQL the
@@ -82,7 +92,9 @@ from rightscare.org.divisions import CodeScheme, RegionLevel
 from rightscare.org.models import Membership, Region, Unit, UnitKind, User
 from rightscare.org.roles import Role
 from rightscare.registry.models import Person, PersonPhone, SafeContact
+from rightscare.supervision.models import Chase, ClockPause, Extension, SafetyFollowUp, WorkOrderClock
 
+from .benchclocks import BenchSupervision
 from .models import WorkOrder
 
 #: Province part of every synthetic code: 90, 91, … (no real province code starts with 9).
@@ -279,6 +291,11 @@ class _Writer:
         CaseParty,
         Contact,
         WorkOrder,
+        WorkOrderClock,
+        ClockPause,
+        Extension,
+        Chase,
+        SafetyFollowUp,
         CaseEvent,
         CaseNumberSequence,
     )
@@ -400,8 +417,10 @@ def _json(value: Any) -> str:
 def _default(model_field: Any) -> Any:
     if isinstance(model_field, models.JSONField):
         return json.dumps(model_field.get_default())
-    if model_field.has_default() and not callable(model_field.default):
-        return model_field.default
+    if model_field.has_default():
+        return None if callable(model_field.default) else model_field.default
+    if not model_field.null and model_field.empty_strings_allowed:
+        return ""  # what Django's get_default gives a text field without a default (fields added by later migrations)
     return None
 
 
@@ -523,6 +542,10 @@ class BenchData:
         self.districts: list[_District] = []
         self.recent_petitioners: dict[int, list[_Person]] = defaultdict(list)
         self.units_by_pk: dict[int, _Unit] = {}
+        self.unit_parent: dict[int, int] = {}
+        self.case_orders: list[_Order] = []
+        self.unit_level: dict[int, str] = {}
+        self.seed = seed
         self.unit_paths: dict[int, str] = {}
         self.safe_contacts: set[int] = set()
         self.calendar = deadlines.calendar_for(_UnitWithoutCalendar())
@@ -553,6 +576,7 @@ class BenchData:
             self._reference_data()
             self._organisation()
             self.writer.flush()
+            self.supervision = BenchSupervision(self, self.seed)
         plan = self._plan(cases)
         # Outside a transaction (the command, not a test) batches are committed in the background.
         background = self.writer.use_copy and not connection.in_atomic_block
@@ -657,6 +681,9 @@ class BenchData:
         )
         unit = _Unit(pk=pk, name=name, kind=kind, region_pk=region["id"], handler=0)
         self.units_by_pk[pk] = unit
+        if parent is not None:
+            self.unit_parent[pk] = parent.pk
+        self.unit_level[pk] = region["level"]
         return unit
 
     def _user(self, unit: _Unit, role: str, number: int = 1) -> int:
@@ -910,6 +937,7 @@ class BenchData:
 
     def _case(self, plan: _Case) -> None:
         rng = self.rng
+        self.case_orders = []
         district = plan.district
         street: _Street | None = rng.choice(district.streets)
         where = rng.random()
@@ -1232,9 +1260,15 @@ class BenchData:
                 self._work(order, case, district, street, top, category, accused, time_class, legal_basis, event, slow)
         # The case's status follows its top-level orders; when all are accepted it is resolved, then closed.
         resolved_at = self._case_status(case, top_orders, event)
+        for order in self.case_orders:
+            self.supervision.work_order(order, case, event)
         if resolved_at is not None:
-            closed_at = resolved_at + datetime.timedelta(days=rng.uniform(1, 10))
-            if closed_at <= until:
+            closed_at: datetime.datetime | None = resolved_at + datetime.timedelta(days=rng.uniform(1, 10))
+            if category in self.dv_category or category in self.child_category:
+                # Domestic violence, child protection: followed up for her safety; closed only once that ends.
+                ended_at = self.supervision.follow_up(case, registering, resolved_at, event)
+                closed_at = None if ended_at is None or closed_at is None else max(closed_at, ended_at + datetime.timedelta(hours=2))
+            if closed_at is not None and closed_at <= until:
                 event(closed_at, "closed", actor_id=dispatcher, unit_id=registering.pk, public_text=self.texts["closed"], visibility="public")
                 case.update(status="closed", closed_at=closed_at, updated_at=closed_at, version=case["version"] + 1)
 
@@ -1287,6 +1321,7 @@ class BenchData:
         )
         order = _Order(row=row, unit=unit, sent_at=when)
         order.history.append((when, "sent"))
+        self.case_orders.append(order)
         return order
 
     def _move(self, order: _Order, when: datetime.datetime, status: str, **changes: Any) -> None:

@@ -123,7 +123,20 @@ def _play_zhao(units: dict[str, Unit]) -> None:
     )
     services.review_work_order(work_order=district_order, by=city, accept=True)
     case.refresh_from_db()
+    _rate_by_phone(
+        case, officer="city.returnvisit", note="回访赵女士：对处理结果满意。", solved="yes", speed=5, quality=5, comment="感谢妇联和人社局帮我维权。"
+    )
     services.close_case(case=case, by=city, note="诉求已解决。")
+
+
+def _rate_by_phone(case: Any, *, officer: str, note: str, solved: str, speed: int, quality: int, comment: str) -> None:
+    """The city's return-visit officer (not a handling unit) calls the petitioner and takes her rating."""
+    from rightscare.ratings import services as ratings
+
+    round_ = ratings.open_round(case)
+    assert round_ is not None, case
+    rating = ratings.RatingInput(solved=solved, speed=speed, quality=quality, comment=comment)
+    ratings.record_return_visit(round_=round_, by=_user(officer), reached=True, note=note, rating=rating)
 
 
 def _play_cai(units: dict[str, Unit]) -> None:

@@ -306,6 +306,8 @@ class WorkOrderAction(models.TextChoices):
     ACCEPT = "accept", _("Accept the result")
     SEND_BACK = "send_back", _("Send back for more work")
     TRANSFER_OUT = "transfer_out", _("Hand over after transfer")
+    # After the petitioner's unsatisfied rating, the dispatching unit reopens the accepted lead order (重办).
+    REWORK = "rework", _("Send back for rework")
 
 
 #: The one transition table: (status, action) → new status. Anything else is refused.
@@ -320,6 +322,7 @@ WORK_ORDER_TRANSITIONS: dict[tuple[str, str], str] = {
     (WorkOrderStatus.SENT, WorkOrderAction.TRANSFER_OUT): WorkOrderStatus.TRANSFERRED,
     (WorkOrderStatus.SIGNED, WorkOrderAction.TRANSFER_OUT): WorkOrderStatus.TRANSFERRED,
     (WorkOrderStatus.IN_PROGRESS, WorkOrderAction.TRANSFER_OUT): WorkOrderStatus.TRANSFERRED,
+    (WorkOrderStatus.ACCEPTED, WorkOrderAction.REWORK): WorkOrderStatus.IN_PROGRESS,
 }
 
 #: Work orders that still hold the case (their unit is handling it now).
@@ -463,6 +466,22 @@ class EventKind(models.TextChoices):
     TRANSFER_REFUSED = "transfer_refused", _("Transfer refused")
     EMERGENCY_HANDOFF = "emergency_handoff", _("Handed to emergency services")
     ATTACHMENT = "attachment", _("Attachment added")
+    # Deadlines and supervision (rightscare.supervision).
+    CLOCK_PAUSED = "clock_paused", _("Deadlines paused")
+    CLOCK_RESUMED = "clock_resumed", _("Deadlines resumed")
+    EXTENSION_REQUESTED = "extension_requested", _("More time asked for")
+    EXTENSION_DECIDED = "extension_decided", _("Request for more time decided")
+    DEADLINE_WARNING = "deadline_warning", _("Deadline warning")
+    CHASED = "chased", _("Reminder or supervision")
+    CHASE_ANSWERED = "chase_answered", _("Reminder answered")
+    SAFETY_OPENED = "safety_opened", _("Safety follow-up opened")
+    SAFETY_REVIEWED = "safety_reviewed", _("Safety review")
+    SAFETY_ENDED = "safety_ended", _("Safety follow-up ended")
+    # The petitioner's loop (rating, return visit, rework).
+    RATED = "rated", _("Rated by the petitioner")
+    RETURN_VISIT = "return_visit", _("Return visit")
+    REWORK = "rework", _("Sent back for rework")
+    REOPENED = "reopened", _("Reopened")
 
 
 class Visibility(models.TextChoices):

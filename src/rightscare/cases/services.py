@@ -27,7 +27,7 @@ from django.utils.translation import gettext_noop
 from rightscare.audit.models import AuditAction
 from rightscare.audit.services import diff, record
 from rightscare.cases import deadlines
-from rightscare.cases.events import record_event
+from rightscare.cases.events import record_event, system_text
 from rightscare.cases.models import (
     ACTIVE_WORK_ORDER_STATUSES,
     FINAL_CASE_STATUSES,
@@ -69,6 +69,44 @@ def _hook(name: str) -> None:
     hook = TEST_HOOKS.get(name)
     if hook is not None:
         hook()
+
+
+def _safety() -> Any:
+    """Safety follow-up (``rightscare.supervision.safety``): imported late like the clocks."""
+    from rightscare.supervision import safety
+
+    return safety
+
+
+def _ratings() -> Any:
+    """The petitioner's ratings (``rightscare.ratings.services``): imported late, the ratings app sits above cases."""
+    from rightscare.ratings import services
+
+    return services
+
+
+def _petitioner() -> Any:
+    """Telling the petitioner (``rightscare.notifications.petitioner``): imported late, it reads cases and people."""
+    from rightscare.notifications import petitioner
+
+    return petitioner
+
+
+def under_safety_follow_up(case: Case) -> bool:
+    """Whether the case is kept open for her safety (then it cannot be closed)."""
+    return bool(_safety().has_open_follow_up(case))
+
+
+def _case_changed(case_id: int, *, previous: str, status: str) -> None:
+    """Tell other systems (webhooks, the 12345 platform) that a case was created (``previous`` "") or changed status.
+
+    Called inside the transaction of the change: the deliveries are written with it and
+    sent after commit (``rightscare.integrations.services.record_case_change``). Every
+    write of ``Case.status`` calls it. Imported late: the integrations app sits above cases.
+    """
+    from rightscare.integrations import services
+
+    services.record_case_change(case_id=case_id, previous=previous, status=status)
 
 
 def _clocks() -> Any:
@@ -192,7 +230,9 @@ def register_case(
             public_text=gettext_noop("Your request has been registered."),
             visibility=Visibility.PUBLIC,
         )
+        _petitioner().case_registered(case)
         record(actor=by, action=AuditAction.CREATE, event="cases.register_case", obj=case, unit=unit, changes={"category": category.code, "urgency": urgency})
+        _case_changed(case.pk, previous="", status=case.status)
     return case
 
 
@@ -345,6 +385,7 @@ def dispatch_case(
             visibility=Visibility.PUBLIC,
             data={"work_orders": [o.pk for o in orders], "legal_basis": legal_basis},
         )
+        _petitioner().case_dispatched(locked)
         record(
             actor=by,
             action=AuditAction.UPDATE,
@@ -685,8 +726,12 @@ def refresh_case_status(case: Case) -> Case:
         elif case.status == CaseStatus.RESOLVED:
             changes["resolved_at"] = None
         Case.objects.filter(pk=case.pk).update(**changes)
+        _case_changed(case.pk, previous=case.status, status=new)
         if new == CaseStatus.RESOLVED:
             record_event(case=case, kind=EventKind.RESOLVED, public_text=gettext_noop("Your request has been resolved."), visibility=Visibility.PUBLIC)
+            _safety().case_resolved(case)
+            _petitioner().case_resolved(case)
+            _ratings().case_resolved(case, at=changes["resolved_at"])
         case.refresh_from_db()
     return case
 
@@ -708,7 +753,10 @@ def close_case(*, case: Case, by: Any, note: str = "") -> Case:
         locked = Case.objects.select_for_update().get(pk=case.pk)
         if locked.status != CaseStatus.RESOLVED:
             raise IllegalTransition(_("Only a resolved case can be closed."))
+        if _safety().has_open_follow_up(locked):
+            raise IllegalTransition(_("Her safety is still being followed up: end the safety follow-up, with a reason, before closing the case."))
         Case.objects.filter(pk=locked.pk).update(status=CaseStatus.CLOSED, closed_at=timezone.now(), version=F("version") + 1)
+        _case_changed(locked.pk, previous=CaseStatus.RESOLVED, status=CaseStatus.CLOSED)
         _clocks().case_finished(locked, at=timezone.now())
         record_event(
             case=locked,
@@ -724,6 +772,101 @@ def close_case(*, case: Case, by: Any, note: str = "") -> Case:
         )
     locked.refresh_from_db()
     return locked
+
+
+def close_case_as_unreachable(*, case: Case, by: Any, unit: Unit) -> bool:
+    """Close a resolved case whose petitioner could not be reached for her rating; return whether it was closed.
+
+    Called by ``rightscare.ratings`` after the last return-visit call that did not reach
+    her; that app checks the officer and never calls it for a case under safety follow-up
+    (checked here again: such a case is never closed automatically). Only a resolved case
+    is closed. Event CLOSED (public), audited.
+    """
+    with transaction.atomic():
+        locked = Case.objects.select_for_update().get(pk=case.pk)
+        if locked.status != CaseStatus.RESOLVED or _safety().has_open_follow_up(locked):
+            return False
+        now = timezone.now()
+        Case.objects.filter(pk=locked.pk).update(status=CaseStatus.CLOSED, closed_at=now, version=F("version") + 1)
+        _case_changed(locked.pk, previous=CaseStatus.RESOLVED, status=CaseStatus.CLOSED)
+        _clocks().case_finished(locked, at=now)
+        record_event(
+            case=locked,
+            kind=EventKind.CLOSED,
+            actor=by,
+            unit=unit,
+            text=system_text(lambda: _("Closed: the petitioner could not be reached for the return visit.")),
+            public_text=gettext_noop("Your request has been closed."),
+            visibility=Visibility.PUBLIC,
+            data={"reason": "unreachable"},
+        )
+        record(
+            actor=by,
+            action=AuditAction.UPDATE,
+            event="cases.close_case_unreachable",
+            obj=locked,
+            unit=unit,
+            changes={"status": [CaseStatus.RESOLVED, CaseStatus.CLOSED]},
+        )
+    return True
+
+
+def rework_work_order(*, work_order: WorkOrder, by: Any, reason: str, round_number: int | None = None) -> WorkOrder:
+    """Send the accepted lead work order back for rework (重办): it is in progress again with a new clock.
+
+    For the dispatchers of the unit that sent it (``rightscare.ratings.services.send_back_for_rework``
+    checks first that the petitioner's latest rating was unsatisfied or unsolved). The case
+    goes back to in progress, a closed case is reopened; the resolution and update clocks
+    start afresh (``clocks.work_order_reworked``). Events REOPENED and REWORK (public), audited.
+    """
+    work_order = _fresh(work_order)
+    _require_unit_capability(by, work_order.sent_by_unit, Capability.DISPATCH_CASES)
+    if work_order.parent_id is not None or work_order.role != Role.LEAD:
+        raise IllegalTransition(_("Only a case's top-level lead work order is sent back for rework."))
+    if not reason.strip():
+        raise ValidationError({"reason": [_("Say what must be done again.")]})
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=work_order.case_id)
+        if case.status not in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
+            raise IllegalTransition(_("Only a resolved or closed case can be sent back for rework."))
+        now = timezone.now()
+        order = _move(work_order, WorkOrderAction.REWORK, {"reviewed_at": now, "review_comment": reason.strip()})
+        before = case.status
+        Case.objects.filter(pk=case.pk).update(status=CaseStatus.IN_PROGRESS, closed_at=None, resolved_at=None, version=F("version") + 1)
+        _case_changed(case.pk, previous=before, status=CaseStatus.IN_PROGRESS)
+        _clocks().work_order_reworked(order, at=now)
+        data = {"round": round_number} if round_number is not None else {}
+        record_event(
+            case=case,
+            kind=EventKind.REOPENED,
+            actor=by,
+            unit=order.sent_by_unit,
+            public_text=gettext_noop("Your request has been reopened."),
+            visibility=Visibility.PUBLIC,
+            data={"from": before},
+        )
+        record_event(
+            case=case,
+            kind=EventKind.REWORK,
+            actor=by,
+            unit=order.sent_by_unit,
+            work_order=order,
+            text=reason.strip(),
+            public_text=gettext_noop("Your request has been sent back to the responsible unit to be handled again."),
+            visibility=Visibility.PUBLIC,
+            data=data,
+        )
+        record(
+            actor=by,
+            action=AuditAction.UPDATE,
+            event="cases.rework_work_order",
+            obj=order,
+            unit=order.sent_by_unit,
+            changes={"status": [WorkOrderStatus.ACCEPTED, order.status], "case_status": [before, CaseStatus.IN_PROGRESS]},
+            reason=reason.strip(),
+        )
+        refresh_case_status(case)
+    return order
 
 
 def answer_directly(*, case: Case, by: Any, reply: str) -> Case:
@@ -745,6 +888,7 @@ def answer_directly(*, case: Case, by: Any, reply: str) -> Case:
         if locked.status != CaseStatus.REGISTERED:
             raise IllegalTransition(_("This case has already been dispatched."))
         Case.objects.filter(pk=locked.pk).update(status=CaseStatus.ANSWERED, reply=reply.strip(), closed_at=timezone.now(), version=F("version") + 1)
+        _case_changed(locked.pk, previous=CaseStatus.REGISTERED, status=CaseStatus.ANSWERED)
         record_event(
             case=locked,
             kind=EventKind.ANSWERED,
@@ -778,6 +922,7 @@ def decline_case(*, case: Case, by: Any, reason: str) -> Case:
         Case.objects.filter(pk=locked.pk).update(
             status=CaseStatus.NOT_ACCEPTED, not_accepted_reason=reason.strip(), closed_at=timezone.now(), version=F("version") + 1
         )
+        _case_changed(locked.pk, previous=CaseStatus.REGISTERED, status=CaseStatus.NOT_ACCEPTED)
         _clocks().case_finished(locked, at=timezone.now())
         record_event(
             case=locked, kind=EventKind.NOT_ACCEPTED, actor=by, unit=unit, text=reason.strip(), public_text=reason.strip(), visibility=Visibility.PUBLIC
@@ -801,6 +946,7 @@ def merge_case(*, case: Case, into: Case, by: Any, reason: str = "") -> Case:
         if locked.status != CaseStatus.REGISTERED:
             raise IllegalTransition(_("Only a case not yet dispatched can be merged."))
         Case.objects.filter(pk=locked.pk).update(status=CaseStatus.MERGED, merged_into=into, version=F("version") + 1)
+        _case_changed(locked.pk, previous=CaseStatus.REGISTERED, status=CaseStatus.MERGED)
         _clocks().case_finished(locked, at=timezone.now())
         moved = list(locked.contacts.values_list("pk", flat=True))
         locked.contacts.update(case=into)
@@ -846,6 +992,7 @@ def unmerge_case(*, case: Case, by: Any) -> Case:
             current = current.merged_into
         locked.contacts.model.objects.filter(pk__in=contact_ids, case_id__in=chain).update(case=locked)
         Case.objects.filter(pk=locked.pk).update(status=CaseStatus.REGISTERED, merged_into=None, version=F("version") + 1)
+        _case_changed(locked.pk, previous=CaseStatus.MERGED, status=CaseStatus.REGISTERED)
         record_event(case=locked, kind=EventKind.UNMERGED, actor=by, unit=unit, data={"from": target.pk})
         record_event(case=target, kind=EventKind.UNMERGED, actor=by, unit=unit, data={"case": locked.pk})
         record(actor=by, action=AuditAction.UPDATE, event="cases.unmerge_case", obj=locked, unit=unit, changes={"merged_into": [target.number, None]})

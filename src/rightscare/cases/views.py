@@ -291,7 +291,7 @@ def case_detail(request: StaffRequest, pk: int) -> HttpResponse:
         "may_decline": dispatcher is not None and case.status == CaseStatus.REGISTERED,
         "may_merge": dispatcher is not None and case.status == CaseStatus.REGISTERED,
         "may_unmerge": dispatcher is not None and case.status == CaseStatus.MERGED,
-        "may_close": dispatcher is not None and case.status == CaseStatus.RESOLVED,
+        "may_close": dispatcher is not None and case.status == CaseStatus.RESOLVED and not services.under_safety_follow_up(case),
         "close_form": CloseForm(auto_id="close-%s"),
     }
     return render(request, "cases/case_detail.html", context)

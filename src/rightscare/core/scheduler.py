@@ -74,6 +74,9 @@ JOBS: tuple[Job, ...] = (
     Job("tasks.recover", "rightscare.core.tasks.recover_abandoned_tasks", every=60),
     Job("audit.seal", "rightscare.audit.tasks.seal_audit_log", every=60, setting="AUDIT_SEAL_INTERVAL_SECONDS"),
     Job("supervision.sweep", "rightscare.supervision.tasks.sweep_deadlines", every=60, setting="SUPERVISION_SWEEP_SECONDS"),
+    Job("ratings.sweep", "rightscare.ratings.tasks.sweep_ratings", every=300, setting="RATINGS_SWEEP_SECONDS"),
+    Job("integrations.deliver", "rightscare.integrations.tasks.send_due_deliveries", every=10),
+    Job("wechat.process", "rightscare.wechat.tasks.process_inbound_messages", every=60),
 )
 
 

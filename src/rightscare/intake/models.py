@@ -31,13 +31,24 @@ class Outcome(models.TextChoices):
     NO_ACTION = "no_action", _("No action needed")
 
 
+class ReviewState(models.TextChoices):
+    """Whether a contact that came in without an operator (a web form, an app) has been checked."""
+
+    PENDING = "pending", _("Waiting to be checked")
+    CONFIRMED = "confirmed", _("Confirmed")
+    REJECTED = "rejected", _("Not accepted")
+
+
 class Contact(TimeStampedModel, PublicIdModel):
     """One interaction with someone who asks for help; contacts roll up into a case."""
 
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
     occurred_at = models.DateTimeField(_("time"), default=timezone.now)
     # operator and unit lead contact_operator_recent and contact_unit_recent (Meta.indexes).
-    operator = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("operator"), on_delete=models.PROTECT, related_name="+", db_index=False)
+    # Empty for what the petitioner sent herself (web form, app, mini-program): nobody recorded it.
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("operator"), null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     unit = models.ForeignKey("org.Unit", verbose_name=_("unit"), on_delete=models.PROTECT, related_name="+", db_index=False)
     caller = models.ForeignKey("registry.Person", verbose_name=_("caller"), null=True, blank=True, on_delete=models.PROTECT, related_name="contacts")
     caller_phone = EncryptedTextField(_("caller's number"))
@@ -47,6 +58,12 @@ class Contact(TimeStampedModel, PublicIdModel):
     case = models.ForeignKey("cases.Case", verbose_name=_("case"), null=True, blank=True, on_delete=models.PROTECT, related_name="contacts")
     external_ticket_number = models.CharField(_("12345 ticket number"), max_length=64, blank=True)
     external_deadline = models.DateTimeField(_("12345 deadline"), null=True, blank=True)
+    # Self-submitted contacts wait in the intake queue until an operator confirms or rejects them;
+    # what an operator recorded herself is confirmed from the start.
+    review_state = models.CharField(_("review"), max_length=16, choices=ReviewState.choices, default=ReviewState.CONFIRMED)
+    review_reason = models.TextField(_("reason for not accepting"), blank=True)
+    reviewed_at = models.DateTimeField(_("checked at"), null=True, blank=True)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("checked by"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
         verbose_name = _("contact")
@@ -55,6 +72,8 @@ class Contact(TimeStampedModel, PublicIdModel):
         indexes = [
             models.Index(fields=["operator", "occurred_at"], name="contact_operator_recent"),
             models.Index(fields=["unit", "occurred_at"], name="contact_unit_recent"),
+            # The intake queue: only the few contacts still waiting are indexed.
+            models.Index(fields=["unit", "occurred_at"], condition=models.Q(review_state="pending"), name="contact_pending_review"),
         ]
 
     def __str__(self) -> str:

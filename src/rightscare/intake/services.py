@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -155,12 +155,24 @@ class HandoffDetails:
 
 @dataclass(frozen=True)
 class TakenCall:
-    """What one save of the intake screen recorded."""
+    """What one save of the intake screen recorded.
+
+    ``tracking`` is what the registration hooks issued (the petitioner's tracking code and
+    PIN from ``rightscare.petitioners``), shown to the operator once so she can read it out.
+    """
 
     case: Case
     contact: Contact
     work_orders: list[WorkOrder]
     handoff: EmergencyHandoff | None
+    tracking: Any = None
+
+
+#: Called as ``hook(case=..., contact=..., by=...)`` inside ``take_call``'s transaction once the
+#: case and the contact exist; the first non-None answer becomes ``TakenCall.tracking``. Apps
+#: above intake register here in ``AppConfig.ready`` (rightscare.petitioners issues the
+#: tracking code), so intake does not import them.
+CALL_REGISTERED_HOOKS: list[Callable[..., Any]] = []
 
 
 #: Which of ``record_person``'s error keys belong to which field of the person's part of the screen.
@@ -299,6 +311,10 @@ def take_call(
             external_ticket_number=external_ticket_number,
             external_deadline=external_deadline,
         )
+        tracking = None
+        for hook in CALL_REGISTERED_HOOKS:
+            issued = hook(case=case, contact=contact, by=by)
+            tracking = tracking if tracking is not None else issued
         recorded_handoff = None
         if handoff is not None:
             recorded_handoff = record_emergency_handoff(case=case, by=by, service=handoff.service, incident_number=handoff.incident_number, at=handoff.at)
@@ -325,7 +341,7 @@ def take_call(
                 time_class=suggestion.time_class,
             )
         case.refresh_from_db()
-    return TakenCall(case=case, contact=contact, work_orders=orders, handoff=recorded_handoff)
+    return TakenCall(case=case, contact=contact, work_orders=orders, handoff=recorded_handoff, tracking=tracking)
 
 
 def dispatching_unit(user: Any, registering: Unit | None, region: Region | None) -> Unit | None:

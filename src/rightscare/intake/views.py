@@ -145,13 +145,24 @@ def _screen(request: StaffRequest, form: IntakeForm, status: int = 200) -> HttpR
     return render(request, "intake/take_call.html", context, status=status)
 
 
+def _attach_hotline_call(request: StaffRequest, contact: Contact) -> None:
+    """Attach the telephone call shown in the screen's pop-up (hidden field ``cti_call``) to the contact just saved.
+
+    In the transaction that saves the contact. The hotline adapter sits above intake (it
+    links its calls to contacts), hence the late import; a stale or foreign call id is ignored.
+    """
+    from rightscare.integrations.services import attach_call
+
+    attach_call(by=request.user, call_id=request.POST.get("cti_call", ""), contact=contact)
+
+
 def _attach_call(request: StaffRequest, form: IntakeForm, case: Case) -> HttpResponse:
     """Record the call on the case it duplicates instead of opening a new one."""
     data = form.cleaned_data
     transfer = data["channel"] == Channel.PLATFORM_12345
 
     def attach() -> str:
-        services.record_contact(
+        contact = services.record_contact(
             by=request.user,
             unit=data["unit"],
             channel=data["channel"],
@@ -163,6 +174,7 @@ def _attach_call(request: StaffRequest, form: IntakeForm, case: Case) -> HttpRes
             external_ticket_number=data["external_ticket_number"] if transfer else "",
             external_deadline=data["external_deadline"] if transfer else None,
         )
+        _attach_hotline_call(request, contact)
         return str(case.pk)
 
     result, ran = run_once(user_id=request.user.pk, scope="page:take_call", key=data["idempotency_key"], create=attach)
@@ -200,8 +212,13 @@ def take_call(request: StaffRequest) -> HttpResponse:
             dispatch_from=dispatch_from, expected_units=_expected_units(request.POST.get("suggested_units", "")), answer=answer
         )
 
+        issued: list[Any] = []
+
         def save() -> str:
-            return str(services.take_call(by=request.user, **arguments).case.pk)
+            taken = services.take_call(by=request.user, **arguments)
+            _attach_hotline_call(request, taken.contact)
+            issued.append(taken.tracking)
+            return str(taken.case.pk)
 
         result, ran = run_once(user_id=request.user.pk, scope="page:take_call", key=data["idempotency_key"], create=save)
     except ValidationError as error:
@@ -213,6 +230,15 @@ def take_call(request: StaffRequest) -> HttpResponse:
     if ran:
         case = Case.objects.get(pk=int(result))
         messages.success(request, _("Case %(number)s has been saved.") % {"number": case.number})
+        tracking = issued[0] if issued else None
+        if tracking is not None:
+            # Shown once, never stored in the clear: she reads them out to the caller now.
+            messages.info(
+                request,
+                _("Read these to the caller, they are shown only once. Tracking code: %(code)s · PIN: %(pin)s")
+                % {"code": tracking.display_code, "pin": tracking.pin},
+                extra_tags="tracking-code",
+            )
     else:
         messages.info(request, _("This was already saved: the form was sent twice."))
     return redirect(case_url(int(result)))

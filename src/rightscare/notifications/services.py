@@ -9,12 +9,17 @@ gateways that honour the message's unique key drop. Failures are retried after
 ``OUTBOX_RETRY_BASE_SECONDS · 2^(attempt-1)`` seconds (at most
 ``OUTBOX_RETRY_CAP_SECONDS``) until ``OUTBOX_MAX_ATTEMPTS`` attempts, then the message
 is ``failed``, in the audit log and on the administrators' page, where it can be retried.
+
+A message may name a guard (:mod:`rightscare.notifications.guards`) that is asked before
+every attempt: it may hold the message until a later moment (her safe hours) without
+using up an attempt, or withdraw it for good (``cancelled``, audited) when sending it is
+no longer safe.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,7 +35,7 @@ from rightscare.audit import services as audit
 from rightscare.audit.models import AuditAction
 from rightscare.core import leasing
 from rightscare.core.barriers import barrier
-from rightscare.notifications import rendering
+from rightscare.notifications import guards, rendering
 from rightscare.notifications.events import EVENTS, Event
 from rightscare.notifications.models import Message, MessageStatus, MessageTemplate
 from rightscare.notifications.senders import PermanentDeliveryError, get_sender, senders
@@ -76,17 +81,37 @@ def wording(*, event: Event, channel: str, language: str) -> tuple[str, str]:
         return str(event.subject), str(event.body)
 
 
-def render_message(*, event: Event, channel: str, language: str, context: Mapping[str, Any]) -> tuple[str, str]:
-    """The subject and text of a message, rendered in ``language`` in the sandbox."""
+class RevealingText(ValueError):
+    """Even the built-in wording of a message would contain a word it must not."""
+
+
+def _reveals(texts: tuple[str, str], forbidden_words: Collection[str]) -> bool:
+    joined = "\n".join(texts).casefold()
+    return any(word.strip() and word.strip().casefold() in joined for word in forbidden_words)
+
+
+def render_message(*, event: Event, channel: str, language: str, context: Mapping[str, Any], forbidden_words: Collection[str] = ()) -> tuple[str, str]:
+    """The subject and text of a message, rendered in ``language`` in the sandbox.
+
+    An administrator's wording that contains one of ``forbidden_words`` (any case) is set
+    aside for the built-in wording; should that contain one too, :class:`RevealingText`.
+    """
     subject_template, body_template = wording(event=event, channel=channel, language=language)
     with translation.override(language):
         values = rendering.plain_context(context)
+        builtin_subject, builtin_body = str(event.subject), str(event.body)
         try:
-            return rendering.render_subject(subject_template, values), rendering.render_body(body_template, values)
+            rendered = rendering.render_subject(subject_template, values), rendering.render_body(body_template, values)
         except rendering.TemplateError:
             # A stored template is checked when saved; should one still fail, the built-in wording is sent.
             logger.exception("message template of %s (%s, %s) does not compile", event.code, channel, language)
-            return rendering.render_subject(str(event.subject), values), rendering.render_body(str(event.body), values)
+            rendered = rendering.render_subject(builtin_subject, values), rendering.render_body(builtin_body, values)
+        if forbidden_words and _reveals(rendered, forbidden_words):
+            logger.warning("the wording of %s (%s, %s) names what the recipient keeps hidden: the built-in wording is used", event.code, channel, language)
+            rendered = rendering.render_subject(builtin_subject, values), rendering.render_body(builtin_body, values)
+            if _reveals(rendered, forbidden_words):
+                raise RevealingText(event.code)
+        return rendered
 
 
 def _trigger_sending() -> None:
@@ -103,6 +128,11 @@ def queue_message(
     channel: str,
     language: str | None = None,
     context: Mapping[str, Any],
+    sender_name: str = "",
+    not_before: datetime | None = None,
+    guard: str = "",
+    guard_data: Mapping[str, Any] | None = None,
+    forbidden_words: Collection[str] = (),
 ) -> Message:
     """Put a message for ``to_user`` (staff) or ``to_address`` (anyone) in the outbox.
 
@@ -112,6 +142,12 @@ def queue_message(
     sender task is triggered once the transaction commits. An in-app inbox message is
     delivered by being written. Unknown events or channels, and recipients the channel
     cannot reach, are programming errors (``ValueError``).
+
+    ``sender_name`` replaces the configured sender where the channel names one (an SMS
+    signature); ``not_before`` holds the message until then; ``guard`` names the check
+    asked before every attempt (:mod:`rightscare.notifications.guards`) with its
+    ``guard_data``; ``forbidden_words`` may not appear in the text
+    (:func:`render_message`; :class:`RevealingText` when they cannot be avoided).
     """
     if event not in EVENTS:
         raise ValueError(f"unknown event {event!r}")
@@ -126,8 +162,10 @@ def queue_message(
         raise ValueError(f"the {channel} channel cannot reach an address")
     if to_user is not None and not to_address and not sender.reaches_users:
         raise ValueError(f"the {channel} channel cannot reach a user")
+    if guard and sender.delivers_on_queue:
+        raise ValueError(f"the {channel} channel delivers when queued: nothing could check before sending")
     language = language_or_default(language)
-    subject, body = render_message(event=EVENTS[event], channel=channel, language=language, context=context)
+    subject, body = render_message(event=EVENTS[event], channel=channel, language=language, context=context, forbidden_words=forbidden_words)
     now = timezone.now()
     message = Message(
         event=event,
@@ -137,7 +175,10 @@ def queue_message(
         to_address=to_address,
         subject=subject,
         body=body,
-        next_attempt_at=now,
+        next_attempt_at=max(now, not_before) if not_before is not None else now,
+        sender_name=sender_name[:60],
+        guard=guard,
+        guard_data=dict(guard_data or {}),
     )
     if sender.delivers_on_queue:
         message.status, message.attempts, message.sent_at = MessageStatus.SENT, 1, now
@@ -167,6 +208,8 @@ class DeliveryReport:
     retried: int = 0
     failed: int = 0
     put_back: int = 0
+    held: int = 0
+    withdrawn: int = 0
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -206,7 +249,53 @@ def _fail_abandoned(*, now: datetime, max_attempts: int) -> int:
     return count
 
 
+def _withdraw(message: Message, *, reason: str, guard: guards.Guard) -> bool:
+    """Withdraw a message its guard says must not be sent (if this claim still holds it); audited."""
+    with transaction.atomic():
+        if not leasing.finish(message, status=MessageStatus.CANCELLED, last_error=reason[:MAX_ERROR], attempts=F("attempts") - 1):
+            return False
+        audit.record(
+            actor=None,
+            action=AuditAction.OTHER,
+            event="notifications.message_withdrawn",
+            obj=message,
+            changes={"channel": message.channel, "guard": message.guard},
+            reason=reason,
+        )
+        guard.withdrawn(message, reason)
+    return True
+
+
+def _guard_verdict(message: Message, report: DeliveryReport) -> bool:
+    """Ask the message's guard; True when it may be sent now (holding and withdrawing are done here)."""
+    if not message.guard:
+        return True
+    now = timezone.now()
+    try:
+        guard = guards.get_guard(message.guard)
+        verdict = guard.check(message, now)
+    except Exception as failure:
+        # Never send what could not be checked: a failed attempt, retried with backoff.
+        logger.exception("message %s: the check %r before sending failed", message.key, message.guard)
+        if message.attempts >= int(settings.OUTBOX_MAX_ATTEMPTS):
+            report.failed += _record_failed(message, now=now, error_text=_error_text(failure))
+        elif leasing.finish(message, status=MessageStatus.PENDING, last_error=_error_text(failure), next_attempt_at=now + retry_delay(message.attempts)):
+            report.retried += 1
+        return False
+    if verdict.withdraw_reason:
+        report.withdrawn += _withdraw(message, reason=verdict.withdraw_reason, guard=guard)
+        return False
+    if verdict.hold_until is not None:
+        # Waiting for the right moment is not an attempt.
+        if leasing.finish(message, status=MessageStatus.PENDING, attempts=F("attempts") - 1, next_attempt_at=max(verdict.hold_until, now)):
+            report.held += 1
+        return False
+    return True
+
+
 def _deliver(message: Message, report: DeliveryReport) -> None:
+    if not _guard_verdict(message, report):
+        return
     now = timezone.now()
     max_attempts = int(settings.OUTBOX_MAX_ATTEMPTS)
     try:

@@ -189,7 +189,7 @@ def saved_logins() -> str | None:
 
 
 #: Demo loaders of the apps above org, called with the system administrator and the units by key.
-DEMO_EXTENSIONS: tuple[str, ...] = ("rightscare.cases.demo.load",)
+DEMO_EXTENSIONS: tuple[str, ...] = ("rightscare.cases.demo.load", "rightscare.petitioners.demo.load")
 
 
 def load_demo(*, stdout: Writer) -> bool:

@@ -6,8 +6,8 @@ sweep writes the automatic ones (:mod:`rightscare.supervision.sweep`) through
 member of the unit answers it (:func:`answer_chase`); the answer shows on the board and on
 the case timeline.
 
-Every chase and every answer is a timeline event on the case (the cases app's ``note`` kind
-with ``data["supervision"]``, visible to the handling units), an audit entry and messages
+Every chase and every answer is a timeline event on the case (kinds ``chased`` and
+``chase_answered``, visible to the handling units), an audit entry and messages
 in the inboxes concerned, all in one transaction.
 """
 
@@ -142,7 +142,7 @@ def open_chase(
     )
     record_event(
         case=work_order.case,
-        kind=EventKind.NOTE,
+        kind=EventKind.CHASED,
         actor=by,
         unit=by_unit,
         work_order=work_order,
@@ -238,7 +238,7 @@ def answer_chase(*, chase: Chase, by: Any, answer: str) -> Chase:
         level = ChaseLevel(chase.level).label
         record_event(
             case=order.case,
-            kind=EventKind.NOTE,
+            kind=EventKind.CHASE_ANSWERED,
             actor=by,
             unit=order.unit,
             work_order=order,

@@ -439,6 +439,37 @@ def work_order_sent_back(work_order: Any, *, at: datetime, completed_at: datetim
             update.save()
 
 
+def work_order_reworked(work_order: Any, *, at: datetime) -> None:
+    """Sent back for rework (重办) after the petitioner's rating: a new resolution clock and a new update gap.
+
+    Unlike a send-back at review, the resolution clock does not continue: the rework is a
+    new task with its full time from ``at`` (no extension carried over, warnings counted
+    again, a past miss forgotten for the new clock). Sign-for and first contact stay as they
+    were. Works whether the clocks stopped as done or because the case was closed.
+    """
+    with transaction.atomic():
+        clocks = _locked_clocks(work_order)
+        spec, pauses = _spec(work_order), _closed_pauses(work_order)
+        for kind in (ClockKind.RESOLUTION, ClockKind.UPDATE):
+            clock = clocks.get(kind)
+            if clock is None:
+                continue
+            clock.started_at = at
+            clock.stopped_at = None
+            clock.stop_reason = ""
+            clock.paused_at = None
+            clock.paused_total = timedelta(0)
+            clock.breached = False
+            clock.elapsed_working_seconds = None
+            clock.extended_by_days = 0
+            clock.restarts += 1
+            clock.warned_half_at = clock.warned_late_at = clock.due_notified_at = None
+            deadline = earliest_deadline(spec, _policies_of(clock), at, pauses=pauses)
+            _apply(clock, deadline, at)
+            clock.original_due_at = deadline.due_at
+            clock.save()
+
+
 def work_order_left(work_order: Any, *, at: datetime, reason: str) -> None:
     """The work order left its unit (returned, transferred away): every running clock stops, an open pause ends."""
     with transaction.atomic():
@@ -484,7 +515,12 @@ def resume_paused_clocks(work_order: Any, *, at: datetime) -> list[WorkOrderCloc
 
 
 def extend_resolution_clock(work_order: Any, *, days: int, at: datetime) -> WorkOrderClock | None:
-    """Add an approved extension to the resolution clock and recompute its due time."""
+    """Add an approved extension to the resolution clock and recompute its due time.
+
+    The extension was asked for before the deadline (``request_extension`` refuses later
+    requests); when the decision comes after the old deadline passed, the clock is judged
+    against the approved one: no longer missed while the new due time lies ahead.
+    """
     with transaction.atomic():
         clock = _locked_clocks(work_order).get(ClockKind.RESOLUTION)
         if clock is None:
@@ -493,6 +529,8 @@ def extend_resolution_clock(work_order: Any, *, days: int, at: datetime) -> Work
         # A paused clock is recomputed when it resumes (its open pause has no end yet).
         if clock.is_running:
             _recompute(clock, _spec(work_order), _closed_pauses(work_order), at, time_class=work_order.time_class)
+            if clock.due_at > at:
+                clock.breached = False
         clock.save()
         return clock
 

@@ -1,4 +1,4 @@
-"""Forms of the deadline pages: pause, resume, ask for more time, decide, and the presets."""
+"""Forms of the deadline pages: pause, resume, ask for more time, decide, the presets, and safety follow-up."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from django.utils.translation import gettext_lazy as _
 
 from rightscare.cases.models import TimeClass, Urgency
 from rightscare.org.forms import OnceForm
-from rightscare.supervision.models import HANDLER_PAUSE_REASONS, ClockKind, ClockUnit, PauseReason
+from rightscare.org.models import Unit
+from rightscare.supervision.models import HANDLER_PAUSE_REASONS, ClockKind, ClockUnit, PauseReason, RiskLevel
 
 
 class PauseForm(OnceForm):
@@ -63,3 +64,41 @@ class ClockPolicyForm(OnceForm):
             # A preset keeps what it applies to; only its length changes.
             for name in ("urgency", "time_class", "kind"):
                 self.fields[name].disabled = True
+
+
+class SafetyOpenForm(OnceForm):
+    reason = forms.CharField(label=_("Why her safety must be followed up"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
+    unit = forms.ModelChoiceField(label=_("Responsible unit"), queryset=Unit.objects.none(), empty_label=None)
+    review_every_days = forms.IntegerField(label=_("Review every (days)"), min_value=1, max_value=90)
+
+    def __init__(self, *args: Any, units: Any = None, default_days: int = 14, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if units is not None:
+            unit_field = self.fields["unit"]
+            assert isinstance(unit_field, forms.ModelChoiceField)
+            unit_field.queryset = units
+        self.fields["review_every_days"].initial = default_days
+
+
+class SafetyReviewForm(OnceForm):
+    risk = forms.ChoiceField(label=_("Risk seen"), choices=RiskLevel.choices, widget=forms.RadioSelect)
+    note = forms.CharField(
+        label=_("What was done and seen"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=4000,
+        help_text=_("E.g. a home visit, a call at a safe time, a word with the neighbourhood committee."),
+    )
+    next_review_in_days = forms.IntegerField(label=_("Next review in (days)"), min_value=1, max_value=90)
+
+    def __init__(self, *args: Any, default_days: int = 14, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["next_review_in_days"].initial = default_days
+
+
+class SafetyEndForm(OnceForm):
+    reason = forms.CharField(
+        label=_("Why her safety no longer needs following up"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+        help_text=_("E.g. she moved to a safe place, a protection order holds, the child is in care."),
+    )

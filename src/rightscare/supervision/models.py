@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from rightscare.cases.models import TimeClass, Urgency
+from rightscare.core.fields import EncryptedTextField
 from rightscare.core.models import TimeStampedModel
 
 
@@ -406,3 +407,101 @@ class Chase(models.Model):
     @property
     def is_answered(self) -> bool:
         return self.answered_at is not None
+
+
+# --- safety follow-up of domestic-violence and child-protection cases ------------------------------
+
+
+class RiskLevel(models.TextChoices):
+    LOW = "low", _("Low")
+    MEDIUM = "medium", _("Medium")
+    HIGH = "high", _("High")
+
+
+class SafetyFollowUpQuerySet(models.QuerySet["SafetyFollowUp"]):
+    def open(self) -> SafetyFollowUpQuerySet:
+        return self.filter(ended_at__isnull=True)
+
+    def due_for_check(self, at: Any = None) -> SafetyFollowUpQuerySet:
+        """Open follow-ups whose next reminder or escalation has come (uses the partial index)."""
+        return self.filter(ended_at__isnull=True, next_check_at__lte=at or timezone.now())
+
+
+class SafetyFollowUp(TimeStampedModel):
+    """A domestic-violence or child-protection case kept open for her safety after its dispute is resolved.
+
+    The follow-up has its own review clock: ``next_review_at`` is when the responsible unit
+    must next look at her situation (a visit, a call, a word with the community); each review
+    sets the next one. It never counts against the resolution clocks of the work orders (they
+    stopped when the work was completed), and a case with an open follow-up is never closed,
+    automatically or by hand, until a person ends the follow-up with a reason.
+
+    The sweep reminds the unit when a review falls due and, ``SAFETY_ESCALATE_AFTER_DAYS``
+    later, tells the parent unit that it is overdue (``next_check_at`` is the next of those).
+    """
+
+    case = models.ForeignKey("cases.Case", on_delete=models.PROTECT, related_name="safety_follow_ups")
+    unit = models.ForeignKey("org.Unit", verbose_name=_("responsible unit"), on_delete=models.PROTECT, related_name="safety_follow_ups")
+    reason = models.TextField(_("why she is followed up"))
+    review_every_days = models.PositiveSmallIntegerField(_("review every (days)"), validators=[MinValueValidator(1)])
+    opened_at = models.DateTimeField(_("opened at"))
+    # Null: opened by the system when the case was resolved.
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    next_review_at = models.DateTimeField(_("next review due"))
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    next_check_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    ended_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    end_reason = models.TextField(_("why it ended"), blank=True)
+
+    objects = SafetyFollowUpQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("safety follow-up")
+        verbose_name_plural = _("safety follow-ups")
+        ordering = ["next_review_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["case"], condition=Q(ended_at__isnull=True), name="one_open_safety_follow_up_per_case"),
+            models.CheckConstraint(condition=Q(review_every_days__gte=1), name="safety_review_interval_positive"),
+            # Nobody ends a follow-up without saying why; the system never ends one.
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | (Q(ended_by__isnull=False) & ~Q(end_reason="")), name="safety_follow_up_ended_by_a_person"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["next_check_at"], condition=Q(ended_at__isnull=True), name="safety_next_check"),
+            models.Index(fields=["unit", "next_review_at"], condition=Q(ended_at__isnull=True), name="safety_open_by_unit"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} → {self.next_review_at:%Y-%m-%d}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.ended_at is None
+
+    def is_overdue(self, at: Any = None) -> bool:
+        """Whether the next review is late at ``at`` (now by default)."""
+        return self.is_open and self.next_review_at <= (at or timezone.now())
+
+
+class SafetyReview(models.Model):
+    """One look at her safety during a follow-up: what was done, the risk seen, when to look again."""
+
+    follow_up = models.ForeignKey(SafetyFollowUp, on_delete=models.CASCADE, related_name="reviews")
+    at = models.DateTimeField(_("reviewed at"))
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    unit = models.ForeignKey("org.Unit", on_delete=models.PROTECT, related_name="+")
+    risk = models.CharField(_("risk seen"), max_length=8, choices=RiskLevel.choices)
+    # What she said and what was seen: encrypted like every sensitive free text.
+    note = EncryptedTextField(_("what was done and seen"))
+    next_review_at = models.DateTimeField(_("next review due"))
+
+    class Meta:
+        verbose_name = _("safety review")
+        verbose_name_plural = _("safety reviews")
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.follow_up_id} {self.at:%Y-%m-%d} {self.risk}"

@@ -124,6 +124,41 @@ CHASE_ANSWERED = register_event(
     )
 )
 
+SAFETY_REVIEW_DUE = register_event(
+    Event(
+        code="supervision.safety_review_due",
+        label=_("A safety review is due"),
+        variables={
+            "case_number": _("the case number"),
+            "unit": _("the unit responsible for the follow-up"),
+            "due_at": _("when the review was due"),
+        },
+        subject=_("Safety review due: case {{ case_number }}"),
+        body=_(
+            "The safety review of case {{ case_number }} by {{ unit }} was due {{ due_at|date:'Y-m-d H:i' }}.\n\n"
+            "Check on her safety and record the review on the case page of RightsCare."
+        ),
+    )
+)
+
+SAFETY_REVIEW_OVERDUE = register_event(
+    Event(
+        code="supervision.safety_review_overdue",
+        label=_("A safety review is overdue (to the parent unit)"),
+        variables={
+            "case_number": _("the case number"),
+            "unit": _("the unit responsible for the follow-up"),
+            "due_at": _("when the review was due"),
+            "chasing_unit": _("the parent unit told of it"),
+        },
+        subject=_("Overdue safety review: case {{ case_number }} ({{ unit }})"),
+        body=_(
+            "The safety review of case {{ case_number }} by {{ unit }} was due {{ due_at|date:'Y-m-d H:i' }} and has not been recorded.\n\n"
+            "{{ chasing_unit }} is asked to make sure someone checks on her safety."
+        ),
+    )
+)
+
 #: Who reads what is sent to a unit's handling staff: those who sign for and handle its work orders.
 HANDLING_CAPABILITIES = (Capability.HANDLE_WORK_ORDERS, Capability.DISPATCH_CASES)
 #: Who reads what is sent to a supervising unit: its supervisors and dispatchers.

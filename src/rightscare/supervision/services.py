@@ -3,8 +3,9 @@ extension, and change the deadline presets.
 
 Each function checks permission through :mod:`rightscare.org.access`, runs in one
 transaction with its timeline event (on the case) and its audit entry, and is what the
-pages and the API both call. The timeline entries use the existing ``note`` kind with a
-``data["supervision"]`` marker, so the cases app's event choices stay as they are.
+pages and the API both call. The timeline entries have their own kinds (``clock_paused``,
+``clock_resumed``, ``extension_requested``, ``extension_decided``) and keep a
+``data["supervision"]`` marker naming the same step.
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ def pause_clocks(*, work_order: WorkOrder, by: Any, reason_code: str, reason: st
         label = PauseReason(reason_code).label
         record_event(
             case=work_order.case,
-            kind=EventKind.NOTE,
+            kind=EventKind.CLOCK_PAUSED,
             actor=by,
             unit=work_order.unit,
             work_order=work_order,
@@ -176,7 +177,7 @@ def resume_clocks(*, work_order: WorkOrder, by: Any) -> ClockPause:
         acting = work_order.unit if may_handle(by, work_order) else work_order.sent_by_unit
         record_event(
             case=work_order.case,
-            kind=EventKind.NOTE,
+            kind=EventKind.CLOCK_RESUMED,
             actor=by,
             unit=acting,
             work_order=work_order,
@@ -204,11 +205,16 @@ def _is_letters_and_visits(work_order: WorkOrder) -> bool:
     return work_order.time_class == TimeClass.LETTERS_AND_VISITS
 
 
+def _local(instant: Any) -> str:
+    return timezone.localtime(instant).strftime("%Y-%m-%d %H:%M")
+
+
 def request_extension(*, work_order: WorkOrder, by: Any, days: int, reason: str) -> Extension:
     """Ask the sending unit for more time on the work order's resolution clock.
 
     For the handling unit, with a reason, while the work order is signed for and not yet
-    completed; one request waits at a time. Letters and visits: one extension of at most 30
+    completed, and before its resolution deadline has passed (as 12345 and the Regulation
+    on Letters and Visits require); one request waits at a time. Letters and visits: one extension of at most 30
     days in all (信访工作条例), refused here beyond that. Otherwise an extension of at most 10
     working days; a second one, or more days, may be asked for but ``needs_supervisor``.
     Records a timeline event and an audit entry.
@@ -229,8 +235,11 @@ def request_extension(*, work_order: WorkOrder, by: Any, days: int, reason: str)
         work_order = _fresh(work_order, lock=True)
         if work_order.status not in OPEN_FOR_HANDLING:
             raise Conflict(_("More time can be asked for only while the work order is being handled."))
-        if not WorkOrderClock.objects.filter(work_order=work_order, kind=ClockKind.RESOLUTION, stopped_at__isnull=True).exists():
+        resolution = WorkOrderClock.objects.filter(work_order=work_order, kind=ClockKind.RESOLUTION, stopped_at__isnull=True).first()
+        if resolution is None:
             raise Conflict(_("This work order has no running resolution deadline to extend."))
+        if resolution.paused_at is None and resolution.due_at <= timezone.now():
+            raise Conflict(_("More time must be asked for before the resolution deadline; it passed on %(due)s.") % {"due": _local(resolution.due_at)})
         if Extension.objects.filter(work_order=work_order, status=ExtensionStatus.PENDING).exists():
             raise Conflict(_("A request for more time is already waiting for a decision."))
         approved = Extension.objects.filter(work_order=work_order, status=ExtensionStatus.APPROVED).exists()
@@ -247,7 +256,7 @@ def request_extension(*, work_order: WorkOrder, by: Any, days: int, reason: str)
         )
         record_event(
             case=work_order.case,
-            kind=EventKind.NOTE,
+            kind=EventKind.EXTENSION_REQUESTED,
             actor=by,
             unit=work_order.unit,
             work_order=work_order,
@@ -282,7 +291,9 @@ def decide_extension(*, extension: Extension, by: Any, approve: bool, note: str 
     The unit that sent the work order decides; a request that ``needs_supervisor`` (a
     second extension, or more than 10 working days) is approved only by a supervisor over
     the work order (the sending unit may still refuse it). A refusal needs a note. An
-    approval moves the resolution clock's due time by the days asked for. Records a
+    approval moves the resolution clock's due time by the days asked for; a request made in
+    time but decided after the deadline passed re-judges the clock against the approved
+    deadline (it no longer counts as missed unless that one passes too). Records a
     timeline event and an audit entry.
     """
     extension = Extension.objects.select_related("work_order__case", "work_order__unit", "work_order__sent_by_unit").get(pk=extension.pk)
@@ -313,7 +324,7 @@ def decide_extension(*, extension: Extension, by: Any, approve: bool, note: str 
             text = system_text(lambda: _("More time refused."))
         record_event(
             case=work_order.case,
-            kind=EventKind.NOTE,
+            kind=EventKind.EXTENSION_DECIDED,
             actor=by,
             unit=acting,
             work_order=work_order,

@@ -48,8 +48,8 @@ from rightscare.cases.models import EventKind, Urgency, Visibility, WorkOrder
 from rightscare.cases.selectors import emergency_route
 from rightscare.core import leasing, workcalendar
 from rightscare.core.barriers import barrier
-from rightscare.supervision import chasing, clocks, notices
-from rightscare.supervision.models import Chase, ChaseLevel, ClockKind, WorkOrderClock
+from rightscare.supervision import chasing, clocks, notices, safety
+from rightscare.supervision.models import Chase, ChaseLevel, ClockKind, SafetyFollowUp, WorkOrderClock
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,8 @@ class SweepReport:
     supervisions: int = 0
     listings: int = 0
     emergencies: int = 0
+    safety_reminders: int = 0
+    safety_escalations: int = 0
     messages: int = 0
     failed: int = 0
 
@@ -93,17 +95,24 @@ def sweep(*, now: datetime | None = None, batch_size: int | None = None, max_bat
     report = SweepReport()
     _run_batches(due_clocks(now), CLOCK_ORDER_BY, _check_clock, now=now, size=size, limit=max_batches, report=report)
     _run_batches(due_chases(now), CHASE_ORDER_BY, _consider_escalation, now=now, size=size, limit=max_batches, report=report)
+    _run_batches(due_safety_reviews(now), SAFETY_ORDER_BY, _check_safety, now=now, size=size, limit=max_batches, report=report)
     return report
 
 
 #: The order in which due rows are claimed: the longest waiting first.
 CLOCK_ORDER_BY = ("next_check_at", "id")
 CHASE_ORDER_BY = ("escalate_at", "id")
+SAFETY_ORDER_BY = ("next_check_at", "id")
 
 
 def due_clocks(now: datetime) -> models.QuerySet[WorkOrderClock]:
     """Clocks whose next check has come (the partial index ``clock_next_check``)."""
     return WorkOrderClock.objects.due_for_check(now).select_related("policy")
+
+
+def due_safety_reviews(now: datetime) -> models.QuerySet[SafetyFollowUp]:
+    """Open safety follow-ups whose review reminder or escalation has come (the partial index ``safety_next_check``)."""
+    return SafetyFollowUp.objects.due_for_check(now)
 
 
 def due_chases(now: datetime) -> models.QuerySet[Chase]:
@@ -215,7 +224,7 @@ def _warn(clock: WorkOrderClock, order: WorkOrder, share: int, now: datetime, re
     )
     record_event(
         case=order.case,
-        kind=EventKind.NOTE,
+        kind=EventKind.DEADLINE_WARNING,
         unit=order.unit,
         work_order=order,
         text=text,
@@ -349,3 +358,65 @@ def _consider_escalation(chase: Chase, now: datetime, report: SweepReport) -> No
 def _reschedule(chase: Chase, at: datetime | None) -> None:
     chase.escalate_at = at
     chase.save(update_fields=["escalate_at"])
+
+
+# --- safety follow-up: the review clock ----------------------------------------------------------------
+
+
+def _check_safety(follow_up: SafetyFollowUp, now: datetime, report: SweepReport) -> None:
+    """A safety review fell due: remind the responsible unit; still not done later: tell its parent unit.
+
+    Never closes or ends anything: only a person ends a follow-up.
+    """
+    follow_up = SafetyFollowUp.objects.select_related("case", "unit__parent").get(pk=follow_up.pk)
+    if follow_up.ended_at is not None:
+        follow_up.next_check_at = None
+        follow_up.save(update_fields=["next_check_at"])
+        return
+    context = {"case_number": follow_up.case.number, "unit": follow_up.unit, "due_at": follow_up.next_review_at}
+    if follow_up.reminded_at is None and follow_up.next_review_at <= now:
+        follow_up.reminded_at = now
+        step, event, unit, recipients = (
+            "reminder",
+            notices.SAFETY_REVIEW_DUE,
+            follow_up.unit,
+            notices.members_with(follow_up.unit, notices.HANDLING_CAPABILITIES),
+        )
+        text = system_text(lambda: gettext("The safety review was due %(due)s: check on her safety.") % {"due": chasing._local(follow_up.next_review_at)})
+        report.safety_reminders += 1
+    elif follow_up.escalated_at is None and follow_up.next_review_at + safety.escalate_after() <= now:
+        follow_up.escalated_at = now
+        parent = follow_up.unit.parent or follow_up.unit
+        context["chasing_unit"] = parent
+        step, event, unit = "escalation", notices.SAFETY_REVIEW_OVERDUE, parent
+        recipients = notices.members_with(parent, notices.SUPERVISING_CAPABILITIES) + notices.members_with(follow_up.unit, notices.HANDLING_CAPABILITIES)
+        text = system_text(
+            lambda: (
+                gettext("The safety review due %(due)s is overdue; %(unit)s has been told.")
+                % {"due": chasing._local(follow_up.next_review_at), "unit": parent.display_name}
+            )
+        )
+        report.safety_escalations += 1
+    else:
+        follow_up.next_check_at = safety.next_check(follow_up)
+        follow_up.save(update_fields=["next_check_at"])
+        return
+    follow_up.next_check_at = safety.next_check(follow_up)
+    follow_up.save(update_fields=["reminded_at", "escalated_at", "next_check_at"])
+    record_event(
+        case=follow_up.case,
+        kind=EventKind.DEADLINE_WARNING,
+        unit=unit,
+        text=text,
+        visibility=Visibility.HANDLING,
+        data={"safety_follow_up": follow_up.pk, "step": step, "due_at": follow_up.next_review_at.isoformat()},
+    )
+    record(
+        actor=None,
+        action=AuditAction.OTHER,
+        event=f"supervision.safety_review_{step}",
+        obj=follow_up,
+        unit=unit,
+        changes={"case": follow_up.case_id, "due_at": follow_up.next_review_at.isoformat()},
+    )
+    report.messages += notices.send(event, recipients, context)

@@ -1,4 +1,4 @@
-"""Pluggable senders: one per channel (in-app inbox, console, e-mail; SMS and WeChat later).
+"""Pluggable senders: one per channel (in-app inbox, console, e-mail, SMS gateway, WeChat template message).
 
 A sender delivers one :class:`~rightscare.notifications.models.Message` and returns when
 the gateway has accepted it, or raises :class:`DeliveryError` (try again later) or
@@ -43,6 +43,10 @@ class Sender(ABC):
     reaches_users: bool = True
     reaches_addresses: bool = True
 
+    def is_configured(self) -> bool:
+        """Whether the installation has set this channel up (a gateway URL, an account)."""
+        return True
+
     @abstractmethod
     def deliver(self, message: Message) -> None:
         """Hand ``message`` to the gateway; raise :class:`DeliveryError` when it refuses."""
@@ -78,6 +82,12 @@ def channel_choices() -> list[tuple[str, Any]]:
     return [(code, sender.label) for code, sender in sorted(senders().items()) if not code.startswith("test_")]
 
 
+def channel_label(channel: str) -> Any:
+    """The label of ``channel`` (its code when no such channel is available)."""
+    sender = senders().get(channel)
+    return sender.label if sender is not None else channel
+
+
 _loaded = False
 
 
@@ -85,8 +95,8 @@ def _load_builtin() -> None:
     global _loaded
     if _loaded:
         return
-    from rightscare.notifications.senders import console, inbox, smtp
+    from rightscare.notifications.senders import console, inbox, sms, smtp, wechat
 
-    for module in (inbox, console, smtp):
+    for module in (inbox, console, smtp, sms, wechat):
         register_sender(module.SENDER)
     _loaded = True

@@ -1,0 +1,1 @@
+"""Open311 GeoReport v2 for mini-program and app backends, and the channel keys they use."""

@@ -444,7 +444,8 @@ def _integrations_targets(personas) -> dict[str, Any]:
     )
     extension = integrations.map_extension(by=personas["system_admin"], extension="8001", user=personas["operator"])
     CallRecord.objects.create(call_id="matrix-call", extension="8001", operator=personas["operator"], caller_phone="+8613800138021", ringing_at=timezone.now())
-    return {"webhook": subscription, "failed_delivery": delivery, "extension": extension}
+    # Not "extension": that is the request for more time of tests/case_scenarios.py.
+    return {"webhook": subscription, "failed_delivery": delivery, "operator_extension": extension}
 
 
 def _chasing_fingerprint() -> tuple[Any, ...]:
@@ -752,7 +753,7 @@ def _page_url(name: str, targets: dict[str, Any]) -> str:
         "submission_file": targets["submission_file"].pk,
         "webhook_edit": targets["webhook"].pk,
         **dict.fromkeys(("delivery_detail", "delivery_retry"), targets["failed_delivery"].pk),
-        "extension_remove": targets["extension"].pk,
+        "extension_remove": targets["operator_extension"].pk,
         "channel_key_revoke": targets["channel_key"].pk,
         "return_visit_record": targets["rating_round"].pk,
         "case_rework": targets["rework_case"].pk,

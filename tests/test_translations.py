@@ -310,7 +310,9 @@ def page_ids(org, personas, settings, tmp_path):
     by_name.update(_safety_page_ids(org, personas))
     # A webhook subscription with a failed delivery, and an extension mapped to the operator.
     records = integration_records(personas)
-    by_collection.update(webhooks=records["webhook_id"], deliveries=records["delivery_id"], extensions=records["extension_id"])
+    by_collection.update(webhooks=records["webhook_id"], deliveries=records["delivery_id"])
+    # By name: the collection "extensions" is also the requests for more time (/cases/extensions/<pk>/).
+    by_name["extension_remove"] = records["extension_id"]
     # A channel key of the mini-program's backend.
     from rightscare.open311.services import create_channel_key
 

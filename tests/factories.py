@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import factory
+from django.contrib.auth.hashers import make_password
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from rightscare.org.divisions import RegionLevel
@@ -57,34 +58,80 @@ class OrgTree:
     units: dict[str, Unit] = field(default_factory=dict)
 
 
+#: The regions of the tree: key → (name, level, parent key, code, English name), parents first.
+REGIONS: dict[str, tuple[str, str, str | None, str, str]] = {
+    "guangdong": ("广东省", RegionLevel.PROVINCE, None, "440000000000", "Guangdong"),
+    "shenzhen": ("深圳市", RegionLevel.CITY, "guangdong", "440300000000", "Shenzhen"),
+    "pingshan": ("坪山区", RegionLevel.DISTRICT, "shenzhen", "440310000000", "Pingshan"),
+    "longhua": ("龙华区", RegionLevel.DISTRICT, "shenzhen", "440309000000", "Longhua"),
+    "pingshan_street": ("坪山街道", RegionLevel.STREET, "pingshan", "440310001000", "Pingshan Street"),
+    "longhua_street": ("龙华街道", RegionLevel.STREET, "longhua", "440309001000", "Longhua Street"),
+    "pingshan_community": ("六和社区", RegionLevel.COMMUNITY, "pingshan_street", "", "Liuhe Community"),
+    "longhua_community": ("景龙社区", RegionLevel.COMMUNITY, "longhua_street", "", "Jinglong Community"),
+}
+
+#: The kinds of unit the tree uses: code → (name, family, English name).
+UNIT_KINDS: dict[str, tuple[str, str, str]] = {
+    "federation-city": ("市妇联", "federation", "City women's federation"),
+    "federation-district": ("区妇联", "federation", "District women's federation"),
+    "federation-street": ("街道妇联", "federation", "Street women's federation"),
+    "community-committee": ("社区居委会", "committee", "Neighbourhood committee"),
+    "hr-bureau": ("人力资源局", "department", "Human resources bureau"),
+    "public-security": ("公安分局", "department", "Public security bureau"),
+}
+
+#: The units: key → (name, kind code, region key, parent unit key, English name), parents first.
+UNITS: dict[str, tuple[str, str, str, str | None, str]] = {
+    "city": ("深圳市妇联", "federation-city", "shenzhen", None, "Shenzhen Women's Federation"),
+    "pingshan": ("坪山区妇联", "federation-district", "pingshan", "city", "Pingshan District Women's Federation"),
+    "longhua": ("龙华区妇联", "federation-district", "longhua", "city", "Longhua District Women's Federation"),
+    "pingshan_street": ("坪山街道妇联", "federation-street", "pingshan_street", "pingshan", ""),
+    "longhua_street": ("龙华街道妇联", "federation-street", "longhua_street", "longhua", ""),
+    "pingshan_community": ("六和社区居委会", "community-committee", "pingshan_community", None, ""),
+    "longhua_community": ("景龙社区居委会", "community-committee", "longhua_community", None, ""),
+    "pingshan_hr": ("坪山区人力资源局", "hr-bureau", "pingshan", None, "Pingshan HR Bureau"),
+    "longhua_police": ("龙华公安分局", "public-security", "longhua", None, "Longhua Public Security Bureau"),
+}
+
+
 def build_org_tree() -> OrgTree:
+    """Build the tree in a handful of queries (it is made for almost every test).
+
+    The same rows ``make_region`` / ``make_unit`` / ``kind`` would make one by one: each
+    level's rows are inserted in one statement (their ids come back with it), then every
+    path is written in one update.
+    """
     tree = OrgTree()
-    r = tree.regions
-    r["guangdong"] = make_region("广东省", RegionLevel.PROVINCE, None, "440000000000", "Guangdong")
-    r["shenzhen"] = make_region("深圳市", RegionLevel.CITY, r["guangdong"], "440300000000", "Shenzhen")
-    r["pingshan"] = make_region("坪山区", RegionLevel.DISTRICT, r["shenzhen"], "440310000000", "Pingshan")
-    r["longhua"] = make_region("龙华区", RegionLevel.DISTRICT, r["shenzhen"], "440309000000", "Longhua")
-    r["pingshan_street"] = make_region("坪山街道", RegionLevel.STREET, r["pingshan"], "440310001000", "Pingshan Street")
-    r["longhua_street"] = make_region("龙华街道", RegionLevel.STREET, r["longhua"], "440309001000", "Longhua Street")
-    r["pingshan_community"] = make_region("六和社区", RegionLevel.COMMUNITY, r["pingshan_street"], "", "Liuhe Community")
-    r["longhua_community"] = make_region("景龙社区", RegionLevel.COMMUNITY, r["longhua_street"], "", "Jinglong Community")
-    fed_city = kind("federation-city", "市妇联", "federation", "City women's federation")
-    fed_district = kind("federation-district", "区妇联", "federation", "District women's federation")
-    fed_street = kind("federation-street", "街道妇联", "federation", "Street women's federation")
-    committee = kind("community-committee", "社区居委会", "committee", "Neighbourhood committee")
-    hr = kind("hr-bureau", "人力资源局", "department", "Human resources bureau")
-    police = kind("public-security", "公安分局", "department", "Public security bureau")
-    u = tree.units
-    u["city"] = make_unit("深圳市妇联", fed_city, r["shenzhen"], None, "Shenzhen Women's Federation")
-    u["pingshan"] = make_unit("坪山区妇联", fed_district, r["pingshan"], u["city"], "Pingshan District Women's Federation")
-    u["longhua"] = make_unit("龙华区妇联", fed_district, r["longhua"], u["city"], "Longhua District Women's Federation")
-    u["pingshan_street"] = make_unit("坪山街道妇联", fed_street, r["pingshan_street"], u["pingshan"])
-    u["longhua_street"] = make_unit("龙华街道妇联", fed_street, r["longhua_street"], u["longhua"])
-    u["pingshan_community"] = make_unit("六和社区居委会", committee, r["pingshan_community"], None)
-    u["longhua_community"] = make_unit("景龙社区居委会", committee, r["longhua_community"], None)
-    u["pingshan_hr"] = make_unit("坪山区人力资源局", hr, r["pingshan"], None, "Pingshan HR Bureau")
-    u["longhua_police"] = make_unit("龙华公安分局", police, r["longhua"], None, "Longhua Public Security Bureau")
+    for key, (name, level, parent, code, name_en) in REGIONS.items():
+        tree.regions[key] = Region(name=name, name_en=name_en, level=level, code=code, parent=tree.regions[parent] if parent else None)
+    _insert_with_paths(Region, tree.regions, lambda key: REGIONS[key][2], depth=True)
+    kinds = {k.code: k for k in UnitKind.objects.filter(code__in=list(UNIT_KINDS))}
+    missing = [UnitKind(code=code, name=name, family=family, name_en=name_en) for code, (name, family, name_en) in UNIT_KINDS.items() if code not in kinds]
+    kinds.update({k.code: k for k in UnitKind.objects.bulk_create(missing)})
+    for key, (name, kind_code, region, parent, name_en) in UNITS.items():
+        tree.units[key] = Unit(name=name, name_en=name_en, kind=kinds[kind_code], region=tree.regions[region], parent=tree.units[parent] if parent else None)
+    _insert_with_paths(Unit, tree.units, lambda key: UNITS[key][3], depth=False)
     return tree
+
+
+def _insert_with_paths(model: Any, objects: dict[str, Any], parent_of: Any, *, depth: bool) -> None:
+    """Insert ``objects`` one level at a time (a row's parent first) and set each one's ``/id/id/`` path (and depth)."""
+    pending = dict(objects)
+    while pending:
+        level = {key: obj for key, obj in pending.items() if parent_of(key) is None or objects[parent_of(key)].pk is not None}
+        model.objects.bulk_create(list(level.values()))
+        for key, obj in level.items():
+            # bulk_create sets the ids but not the parent's cached id on the child.
+            del pending[key]
+        for obj in pending.values():
+            if obj.parent is not None:
+                obj.parent_id = obj.parent.pk
+    for key, obj in objects.items():
+        parent = parent_of(key)
+        obj.path = f"{objects[parent].path if parent else '/'}{obj.pk}/"
+        if depth:
+            obj.depth = obj.path.count("/") - 2
+    model.objects.bulk_update(list(objects.values()), ["path", "depth"] if depth else ["path"])
 
 
 #: persona name → (unit key, role). Twins sit in the sibling district.
@@ -112,11 +159,11 @@ PERSONAS: dict[str, tuple[str, Role]] = {
 
 
 def build_personas(tree: OrgTree) -> dict[str, User]:
-    users = {}
-    for name, (unit_key, role) in PERSONAS.items():
-        user = UserFactory(username=name, full_name=name)
-        Membership.objects.create(user=user, unit=tree.units[unit_key], role=role)
-        users[name] = user
+    """One user per persona with her membership, in three statements (made for almost every test)."""
+    hashed = make_password(PASSWORD)
+    users = {name: User(username=name, full_name=name, password=hashed) for name in PERSONAS}
+    User.objects.bulk_create(list(users.values()))
+    Membership.objects.bulk_create(Membership(user=users[name], unit=tree.units[unit_key], role=role) for name, (unit_key, role) in PERSONAS.items())
     # System administrators must use a second factor (RIGHTSCARE_REQUIRE_2FA).
     TOTPDevice.objects.create(user=users["system_admin"], name="default", confirmed=True)
     return users

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from rightscare.assessment import selectors
 from rightscare.cases import services
+from rightscare.cases.models import Case as CaseRecord
 from rightscare.cases.models import Category
 from rightscare.org.access import forget_grants
 from tests.assessment.dataset import NOW, at, frozen
@@ -20,6 +22,8 @@ MARCH = selectors.Filters(period=selectors.Period.month(2026, 3))
 #: sum); the sent side; the percentile per unit and overall; the overdue days (grouped rows, the
 #: calendars, the exceptions of the one calendar chain in use); the units; the weights; the exclusions.
 ASSESSMENT_QUERIES = 11
+#: On PostgreSQL one more, first: her scope's case ids, gathered once for all the others (``selectors.one_gathering``).
+GATHERING = 1 if connection.vendor == "postgresql" else 0
 
 #: The dashboard: the assessment's queries and its own (the counts by status, category, channel and
 #: confidentiality; the categories' names; the top region, its children and the counts by region; two
@@ -63,7 +67,7 @@ def test_assessment_queries_do_not_grow_with_units_and_cases(dataset, org, perso
     _more_units_and_work(org, personas, 6)
     large = _queries(run)
     assert len(run().rows) == 3 + 6
-    assert small == large == ASSESSMENT_QUERIES
+    assert small == large == ASSESSMENT_QUERIES + GATHERING
 
 
 def test_dashboard_queries_do_not_grow_with_units_and_cases(dataset, org, personas) -> None:
@@ -77,7 +81,7 @@ def test_dashboard_queries_do_not_grow_with_units_and_cases(dataset, org, person
     _more_units_and_work(org, personas, 6)
     large = _queries(run)
     assert run().total == 11 + 6
-    assert small == large == DASHBOARD_QUERIES
+    assert small == large == DASHBOARD_QUERIES + GATHERING
 
 
 def test_pages_take_a_constant_number_of_queries(dataset, org, personas, client) -> None:
@@ -93,3 +97,24 @@ def test_pages_take_a_constant_number_of_queries(dataset, org, personas, client)
             assert client.get("/dashboard/" + query).status_code == 200
         counts.append(len(captured.captured_queries))
     assert counts[0] == counts[1]
+
+
+@pytest.mark.postgres
+def test_the_scope_is_gathered_once_per_page(dataset, org, personas) -> None:
+    """On PostgreSQL the dashboard reads her scope once (the only UNION of ``listed_for``) and passes the ids to the rest."""
+    supervisor = personas["supervisor"]
+    forget_grants(supervisor)
+    with CaptureQueriesContext(connection) as captured:
+        board = selectors.dashboard(supervisor, MARCH, now=NOW)
+    sqls = [query["sql"] for query in captured.captured_queries]
+    assert sum(" UNION " in sql for sql in sqls) == 1
+    assert sum("::bigint[]" in sql for sql in sqls) >= 10
+    # The same figures as the queries that gather the scope each (outside the gathering).
+    assert (
+        board.total
+        == CaseRecord.objects.filter(selectors.in_scope(supervisor, MARCH, "pk"))
+        .filter(created_at__gte=MARCH.period.start, created_at__lt=MARCH.period.end)
+        .count()
+    )
+    table = selectors.assessment(supervisor, MARCH, now=NOW)
+    assert board.assessment.total.received == table.total.received

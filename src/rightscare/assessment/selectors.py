@@ -28,7 +28,9 @@ from __future__ import annotations
 import calendar as stdlib_calendar
 import datetime
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -56,12 +58,13 @@ from django.db.models import (
     Window,
 )
 from django.db.models.functions import Coalesce, RowNumber, TruncDate, TruncMonth
+from django.db.models.lookups import Lookup
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from rightscare.assessment.models import RATE_KEYS, AssessmentWeights, Exclusion, ExclusionStatus
+from rightscare.cases.models import AmongIds, CaseEvent, CaseStatus, Category, EventKind, OneOf, WorkOrder, WorkOrderStatus
 from rightscare.cases.models import Case as CaseRecord
-from rightscare.cases.models import CaseEvent, CaseStatus, Category, EventKind, OneOf, WorkOrder, WorkOrderStatus
 from rightscare.core import workcalendar
 from rightscare.org import access
 from rightscare.org.calendar_models import WorkingCalendar
@@ -334,17 +337,48 @@ def scoped_cases(user: Any, filters: Filters) -> QuerySet[CaseRecord]:
     return cases
 
 
-def in_scope(user: Any, filters: Filters, case_field: str = "case_id") -> OneOf:
+#: Scopes gathered during one read (see ``one_gathering``): (user id, filters) → case ids.
+_gathered: ContextVar[dict[tuple[Any, Filters], list[int]] | None] = ContextVar("assessment_scopes", default=None)
+
+
+@contextmanager
+def one_gathering() -> Iterator[None]:
+    """Within this block her scope is gathered once and every query tests rows against that list.
+
+    The dashboard and the table run 10–30 queries over the same scope; as a subquery each
+    one gathered the same ids again (for a city, tens of thousands of them: seconds per page
+    at a million cases). Inside the block, on PostgreSQL, the first ``in_scope`` reads the ids
+    once and the others pass them as one array parameter (``cases.models.AmongIds``).
+    Nested blocks share the outer one's list. Only for reads: rows created inside the block
+    after the gathering are not in it.
+    """
+    if _gathered.get() is not None:
+        yield
+        return
+    token = _gathered.set({})
+    try:
+        yield
+    finally:
+        _gathered.reset(token)
+
+
+def in_scope(user: Any, filters: Filters, case_field: str = "case_id") -> Lookup[Any]:
     """The condition "the case in ``case_field`` is in her scope".
 
-    ``case_field = ANY(ARRAY(her scope's case ids))`` on PostgreSQL (``IN`` elsewhere): the
-    ids of ``scoped_cases`` are gathered once per query from the indexes ``listed_for``
-    reads, then the rows are matched against them. A correlated ``EXISTS`` over
-    ``visible_to`` looked cheaper but PostgreSQL planned it as a semi-join over every case
-    in the installation, repeated in each of the dashboard's queries (seconds at a million
-    cases; bench/results/2026-12-06-supervision-1m.md).
+    Outside ``one_gathering`` (and on SQLite): ``case_field = ANY(ARRAY(her scope's case ids))``
+    on PostgreSQL (``IN`` elsewhere), the ids of ``scoped_cases`` gathered by each query from
+    the indexes ``listed_for`` reads. A correlated ``EXISTS`` over ``visible_to`` looked
+    cheaper but PostgreSQL planned it as a semi-join over every case in the installation
+    (bench/results/2026-12-06-supervision-1m.md). Inside ``one_gathering`` on PostgreSQL:
+    the ids gathered once for the block, as one array parameter.
     """
-    return OneOf(F(case_field), scoped_cases(user, filters).order_by().values("pk"))
+    memo = _gathered.get()
+    if memo is None or connection.vendor != "postgresql":
+        return OneOf(F(case_field), scoped_cases(user, filters).order_by().values("pk"))
+    key = (user.pk, filters)
+    if key not in memo:
+        memo[key] = list(scoped_cases(user, filters).order_by().values_list("pk", flat=True))
+    return AmongIds(F(case_field), memo[key])
 
 
 def _units_in_scope(user: Any, filters: Filters) -> QuerySet[Unit]:
@@ -677,6 +711,7 @@ def listed_exclusions(user: Any, filters: Filters) -> QuerySet[Exclusion]:
     )
 
 
+@one_gathering()
 def assessment(user: Any, filters: Filters, *, now: datetime.datetime | None = None) -> Assessment:
     """The assessment table in her scope: one row per unit that received or sent work in the period.
 
@@ -823,6 +858,7 @@ def supervised_work(user: Any, filters: Filters) -> list[Any]:
     return list(chases.select_related("work_order__case", "work_order__unit", "by_unit").order_by("-at", "-id")[:SUPERVISED_LIST_LENGTH])
 
 
+@one_gathering()
 def dashboard(user: Any, filters: Filters, *, now: datetime.datetime | None = None) -> Dashboard:
     """The leader's dashboard: counts by status, category, channel and region for the period, a trend, and the overdue list.
 

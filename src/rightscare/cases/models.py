@@ -143,6 +143,23 @@ class OneOf(lookups.In):
         return f"{lhs_sql} = ANY(ARRAY{rhs_sql})", [*lhs_params, *rhs_params]
 
 
+class AmongIds(lookups.Lookup):
+    """``column = ANY(%s::bigint[])`` with a list of ids gathered beforehand, as one array parameter.
+
+    For a scope read once and tested by many queries of one request (the assessment and
+    the dashboard): PostgreSQL sees a constant array of known length, plans with it, and
+    tests rows against it through a hash table. PostgreSQL only; elsewhere use ``OneOf``
+    with the subquery itself.
+    """
+
+    lookup_name = "among_ids"
+    prepare_rhs = False
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
+        lhs_sql, lhs_params = self.process_lhs(compiler, connection)
+        return f"{lhs_sql} = ANY(%s::bigint[])", (*lhs_params, list(self.rhs))
+
+
 class CaseQuerySet(models.QuerySet["Case"]):
     def visible_to(self, user: Any) -> CaseQuerySet:
         """Cases the user may open: her area's, those sent to her units, those her units

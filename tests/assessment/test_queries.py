@@ -22,13 +22,13 @@ MARCH = selectors.Filters(period=selectors.Period.month(2026, 3))
 #: sum); the sent side; the percentile per unit and overall; the overdue days (grouped rows, the
 #: calendars, the exceptions of the one calendar chain in use); the units; the weights; the exclusions.
 ASSESSMENT_QUERIES = 11
-#: On PostgreSQL one more, first: her scope's case ids, gathered once for all the others (``selectors.one_gathering``).
-GATHERING = 1 if connection.vendor == "postgresql" else 0
+#: On PostgreSQL two more: her scope's cases and her units' ids, gathered once for all the others (``selectors.one_gathering``).
+GATHERING = 2 if connection.vendor == "postgresql" else 0
 
 #: The dashboard: the assessment's queries and its own (the counts by status, category, channel and
 #: confidentiality; the categories' names; the top region, its children and the counts by region; two
-#: trend queries; the overdue count and list; the chases).
-DASHBOARD_QUERIES = ASSESSMENT_QUERIES + 10
+#: trend queries; the overdue list with its count; the chases).
+DASHBOARD_QUERIES = ASSESSMENT_QUERIES + 9
 
 
 def _more_units_and_work(org, personas, count: int) -> None:

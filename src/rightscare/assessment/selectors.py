@@ -337,8 +337,22 @@ def scoped_cases(user: Any, filters: Filters) -> QuerySet[CaseRecord]:
     return cases
 
 
-#: Scopes gathered during one read (see ``one_gathering``): (user id, filters) → case ids.
-_gathered: ContextVar[dict[tuple[Any, Filters], list[int]] | None] = ContextVar("assessment_scopes", default=None)
+class _Gathered:
+    """Her scope's cases read once: each id with when it was registered and resolved."""
+
+    def __init__(self, rows: list[tuple[int, datetime.datetime, datetime.datetime | None]]) -> None:
+        self.rows = rows
+        self.ids = [row[0] for row in rows]
+
+    def between(self, field: str, start: datetime.datetime, end: datetime.datetime) -> list[int]:
+        """The ids of the cases whose ``created_at`` or ``resolved_at`` falls in [start, end)."""
+        if field == "created_at":
+            return [pk for pk, created, _resolved in self.rows if start <= created < end]
+        return [pk for pk, _created, resolved in self.rows if resolved is not None and start <= resolved < end]
+
+
+#: Scopes gathered during one read (see ``one_gathering``): (user id, filters) → her cases.
+_gathered: ContextVar[dict[tuple[Any, ...], Any] | None] = ContextVar("assessment_scopes", default=None)
 
 
 @contextmanager
@@ -347,10 +361,11 @@ def one_gathering() -> Iterator[None]:
 
     The dashboard and the table run 10–30 queries over the same scope; as a subquery each
     one gathered the same ids again (for a city, tens of thousands of them: seconds per page
-    at a million cases). Inside the block, on PostgreSQL, the first ``in_scope`` reads the ids
-    once and the others pass them as one array parameter (``cases.models.AmongIds``).
-    Nested blocks share the outer one's list. Only for reads: rows created inside the block
-    after the gathering are not in it.
+    at a million cases). Inside the block, on PostgreSQL, the first query that needs the
+    scope reads her cases once (ids, registration and resolution times) and the others pass
+    the ids as one array parameter (``cases.models.AmongIds``) — the queries over cases of a
+    period only the ids of that period. Nested blocks share the outer one's list. Only for
+    reads: rows created inside the block after the gathering are not in it.
     """
     if _gathered.get() is not None:
         yield
@@ -360,6 +375,17 @@ def one_gathering() -> Iterator[None]:
         yield
     finally:
         _gathered.reset(token)
+
+
+def _gathering(user: Any, filters: Filters) -> _Gathered | None:
+    """Her scope as gathered for the current ``one_gathering`` block (None outside one, and on SQLite)."""
+    memo = _gathered.get()
+    if memo is None or connection.vendor != "postgresql":
+        return None
+    key = (user.pk, filters)
+    if key not in memo:
+        memo[key] = _Gathered(list(scoped_cases(user, filters).order_by().values_list("pk", "created_at", "resolved_at")))
+    return memo[key]
 
 
 def in_scope(user: Any, filters: Filters, case_field: str = "case_id") -> Lookup[Any]:
@@ -372,20 +398,43 @@ def in_scope(user: Any, filters: Filters, case_field: str = "case_id") -> Lookup
     (bench/results/2026-12-06-supervision-1m.md). Inside ``one_gathering`` on PostgreSQL:
     the ids gathered once for the block, as one array parameter.
     """
-    memo = _gathered.get()
-    if memo is None or connection.vendor != "postgresql":
+    gathered = _gathering(user, filters)
+    if gathered is None:
         return OneOf(F(case_field), scoped_cases(user, filters).order_by().values("pk"))
-    key = (user.pk, filters)
-    if key not in memo:
-        memo[key] = list(scoped_cases(user, filters).order_by().values_list("pk", flat=True))
-    return AmongIds(F(case_field), memo[key])
+    return AmongIds(F(case_field), gathered.ids)
 
 
-def _units_in_scope(user: Any, filters: Filters) -> QuerySet[Unit]:
+def cases_in_scope_between(user: Any, filters: Filters, field: str, start: datetime.datetime, end: datetime.datetime) -> Q:
+    """The condition, on cases, "in her scope, with ``field`` (``created_at`` or ``resolved_at``) in [start, end)".
+
+    Inside ``one_gathering`` on PostgreSQL the array holds only that period's ids: a year
+    of a city's cases is looked up by primary key, not her whole scope.
+    """
+    period = Q(**{f"{field}__gte": start, f"{field}__lt": end})
+    gathered = _gathering(user, filters)
+    if gathered is None:
+        return period & Q(OneOf(F("pk"), scoped_cases(user, filters).order_by().values("pk")))
+    return period & Q(AmongIds(F("pk"), gathered.between(field, start, end)))
+
+
+def _units_in_scope(user: Any, filters: Filters) -> QuerySet[Unit] | list[int]:
+    """The units whose work the table counts: those she may see, at the filter's level.
+
+    Inside ``one_gathering`` on PostgreSQL, their ids read once (a few hundred for a city):
+    given a list, PostgreSQL reads each unit's work of the period from the index on (unit,
+    created_at); given the subquery, it estimated the units too coarsely and read every
+    work order there is.
+    """
     units = access.visible_units(user)
     if filters.level:
         units = units.filter(region__level=filters.level)
-    return units
+    memo = _gathered.get()
+    if memo is None or connection.vendor != "postgresql":
+        return units
+    key = ("units", user.pk, filters)
+    if key not in memo:
+        memo[key] = list(units.order_by().values_list("pk", flat=True))
+    return memo[key]
 
 
 def work_orders(user: Any, filters: Filters, *, side: str = RECEIVED, now: datetime.datetime | None = None) -> QuerySet[WorkOrder]:
@@ -534,14 +583,16 @@ class _Calendars:
         return ordinals[last] - ordinals[first]
 
 
-def overdue_working_days(orders: QuerySet[WorkOrder], *, now: datetime.datetime) -> dict[int, int]:
+def overdue_working_days(orders: QuerySet[WorkOrder], *, now: datetime.datetime, region_paths: dict[int, str]) -> dict[int, int]:
     """Working days past the resolution deadline, summed per unit.
 
     For each work order overdue on resolution: the working days after the day it fell due,
     up to and including the day its clock stopped (today while it runs), on the working
     calendar of the unit's region (as the law counts days: from the next day). The database
     groups the work orders by unit and by (due day, end day), so the arithmetic runs once
-    per group, not once per work order.
+    per group, not once per work order. ``region_paths`` gives each unit's region path (the
+    caller has the units; joining them here let PostgreSQL misjudge the rows and loop over
+    every unit for each work order).
     """
     zone = local_zone()
     rows = list(
@@ -551,7 +602,7 @@ def overdue_working_days(orders: QuerySet[WorkOrder], *, now: datetime.datetime)
             end_day=TruncDate(Coalesce("rs__stopped_at", Value(now, output_field=DateTimeField())), tzinfo=zone),
         )
         .order_by()
-        .values("unit_id", "unit__region__path", "due_day", "end_day")
+        .values("unit_id", "due_day", "end_day")
         .annotate(n=Count("pk"))
     )
     if not rows:
@@ -560,7 +611,7 @@ def overdue_working_days(orders: QuerySet[WorkOrder], *, now: datetime.datetime)
     calendars = _Calendars()
     totals: dict[int, int] = defaultdict(int)
     for row in rows:
-        days = calendars.working_days_after(row["unit__region__path"], row["due_day"], row["end_day"], span=span)
+        days = calendars.working_days_after(region_paths[row["unit_id"]], row["due_day"], row["end_day"], span=span)
         totals[row["unit_id"]] += days * row["n"]
     return dict(totals)
 
@@ -738,11 +789,12 @@ def assessment(user: Any, filters: Filters, *, now: datetime.datetime | None = N
         row.rates["dispatch_accuracy"] = Rate(counts["dispatch_accuracy__num"], counts["dispatch_accuracy__den"])
     for unit_id, seconds in handling_percentiles(received, "unit_id").items():
         row_of(unit_id).handling_p90_seconds = seconds
-    for unit_id, days in overdue_working_days(received, now=now).items():
-        row_of(unit_id).overdue_days = days
     units = Unit.objects.filter(pk__in=list(rows)).select_related("region", "kind").in_bulk()
     for unit_id, row in rows.items():
         row.unit = units[unit_id]
+    # A work order overdue on resolution is one received: its unit has a row already.
+    for unit_id, days in overdue_working_days(received, now=now, region_paths={pk: unit.region.path for pk, unit in units.items()}).items():
+        rows[unit_id].overdue_days = days
 
     total = Row(unit=None)
     # Every work order belongs to exactly one unit: the total of each count is the sum of the units'.
@@ -853,7 +905,7 @@ def supervised_work(user: Any, filters: Filters) -> list[Any]:
     from rightscare.supervision.models import Chase
 
     open_statuses = [WorkOrderStatus.SENT, WorkOrderStatus.SIGNED, WorkOrderStatus.IN_PROGRESS]
-    chases = Chase.objects.filter(work_order__unit__in=access.visible_units(user), work_order__status__in=open_statuses)
+    chases = Chase.objects.filter(work_order__unit__in=_units_in_scope(user, Filters(period=filters.period)), work_order__status__in=open_statuses)
     chases = chases.filter(in_scope(user, filters, "work_order__case_id"))
     return list(chases.select_related("work_order__case", "work_order__unit", "by_unit").order_by("-at", "-id")[:SUPERVISED_LIST_LENGTH])
 
@@ -867,11 +919,11 @@ def dashboard(user: Any, filters: Filters, *, now: datetime.datetime | None = No
     the clocks of ``rightscare.supervision`` (running past their due time now).
     """
     from rightscare.intake.models import Channel, Contact
+    from rightscare.supervision.chasing import CHASEABLE_STATUSES
     from rightscare.supervision.models import WorkOrderClock
 
     now = now or timezone.now()
-    visible = in_scope(user, filters, "pk")
-    cases = CaseRecord.objects.filter(created_at__gte=filters.period.start, created_at__lt=filters.period.end).filter(visible)
+    cases = CaseRecord.objects.filter(cases_in_scope_between(user, filters, "created_at", filters.period.start, filters.period.end))
     # One grouped query for the status, category, channel and confidentiality counts: its rows
     # are bounded by the combinations of those values, not by the number of cases.
     first_channel = Contact.objects.filter(case=OuterRef("pk")).order_by("occurred_at", "id").values("channel")[:1]
@@ -906,8 +958,7 @@ def dashboard(user: Any, filters: Filters, *, now: datetime.datetime | None = No
     zone = local_zone()
     registered = {
         row["month"]: row["n"]
-        for row in CaseRecord.objects.filter(created_at__gte=window_start, created_at__lt=filters.period.end)
-        .filter(visible)
+        for row in CaseRecord.objects.filter(cases_in_scope_between(user, filters, "created_at", window_start, filters.period.end))
         .order_by()
         .annotate(month=TruncMonth("created_at", tzinfo=zone))
         .values("month")
@@ -915,8 +966,7 @@ def dashboard(user: Any, filters: Filters, *, now: datetime.datetime | None = No
     }
     resolved = {
         row["month"]: row["n"]
-        for row in CaseRecord.objects.filter(resolved_at__gte=window_start, resolved_at__lt=filters.period.end)
-        .filter(visible)
+        for row in CaseRecord.objects.filter(cases_in_scope_between(user, filters, "resolved_at", window_start, filters.period.end))
         .order_by()
         .annotate(month=TruncMonth("resolved_at", tzinfo=zone))
         .values("month")
@@ -934,13 +984,18 @@ def dashboard(user: Any, filters: Filters, *, now: datetime.datetime | None = No
         key = f"{month:%Y-%m}"
         trend.append({"month": key, "registered": registered_by_month.get(key, 0), "resolved": resolved_by_month.get(key, 0)})
 
+    # Open work only, as on the supervision board: the units' open work orders are read from
+    # their inbox index, instead of every running clock of the installation past its time.
     overdue_clocks = (
         WorkOrderClock.objects.overdue(now)
-        .filter(work_order__unit__in=access.visible_units(user))
+        .filter(work_order__unit__in=_units_in_scope(user, Filters(period=filters.period)), work_order__status__in=CHASEABLE_STATUSES)
         .filter(in_scope(user, filters, "work_order__case_id"))
         .select_related("work_order__case__category", "work_order__unit")
+        # The count of them all rides on the first rows: one query, not a count and a list.
+        .annotate(overdue_total=Window(Count("pk")))
         .order_by("due_at", "id")
     )
+    overdue: list[Any] = list(overdue_clocks[:OVERDUE_LIST_LENGTH])
     return Dashboard(
         filters=filters,
         total=total,
@@ -950,8 +1005,8 @@ def dashboard(user: Any, filters: Filters, *, now: datetime.datetime | None = No
         by_region=by_region,
         confidential_location=confidential_location,
         trend=trend,
-        overdue_count=overdue_clocks.count(),
-        overdue=list(overdue_clocks[:OVERDUE_LIST_LENGTH]),
+        overdue_count=overdue[0].overdue_total if overdue else 0,
+        overdue=overdue,
         supervised=supervised_work(user, filters),
         assessment=assessment(user, filters, now=now),
     )

@@ -412,6 +412,9 @@ class WorkOrder(TimeStampedModel, PublicIdModel):
             models.Index(fields=["unit", "status", "created_at", "case"], name="work_order_inbox"),
             models.Index(fields=["case", "status"], name="work_order_case_status"),
             models.Index(fields=["sent_by_unit", "status"], name="work_order_sent_by"),
+            # The assessment's work of a period, sent to (or by) each unit in her scope.
+            models.Index(fields=["unit", "created_at"], name="work_order_unit_period"),
+            models.Index(fields=["sent_by_unit", "created_at"], name="work_order_sender_period"),
         ]
         constraints = [
             # Exactly one active lead per case and level of forwarding.

@@ -254,3 +254,20 @@ def test_the_search_and_the_dispatch_queue_find_what_they_found_before(generated
     assert checked > 20
     # Both waiting cases, each in the queues of her district's and her city's dispatchers (and of the province's).
     assert queued >= 4
+
+
+def test_the_open_work_she_supervises_is_read_the_same_both_ways(generated):
+    """``supervised_open_work_orders`` (UNION of index-backed id queries, for the board) == ``supervised_work_orders`` in those statuses."""
+    from rightscare.supervision.chasing import CHASEABLE_STATUSES
+    from rightscare.supervision.services import supervised_open_work_orders, supervised_work_orders
+
+    mismatches, reached = {}, 0
+    for user in generated["personas"]:
+        union = set(supervised_open_work_orders(user, CHASEABLE_STATUSES).values_list("pk", flat=True))
+        plain = set(supervised_work_orders(user).filter(status__in=CHASEABLE_STATUSES).values_list("pk", flat=True))
+        if union != plain:
+            mismatches[str(user)] = {"union - plain": union - plain, "plain - union": plain - union}
+        reached += bool(union)
+    assert mismatches == {}
+    # Supervisors of both kinds exist in the data and see open work: the comparison is not of empty sets.
+    assert reached >= 2

@@ -22,7 +22,7 @@ from rightscare.core import workcalendar
 from rightscare.org.models import Unit
 from rightscare.supervision.chasing import CHASEABLE_STATUSES, highest_level
 from rightscare.supervision.models import CHASE_LEVELS, CLOCK_ORDER, Chase, ChaseLevel, ClockKind, WorkOrderClock, overdue_q
-from rightscare.supervision.services import supervised_work_orders
+from rightscare.supervision.services import supervised_open_work_orders, supervised_work_orders
 
 #: Calendars already read during one page, by region id (each costs two queries).
 CalendarCache = dict[int, workcalendar.CalendarSpec]
@@ -36,7 +36,7 @@ def overdue_work_orders(*, by: Any, at: datetime | None = None, unit: Unit | Non
     """
     at = at or timezone.now()
     late = WorkOrderClock.objects.filter(overdue_q(at), work_order=OuterRef("pk"))
-    orders = supervised_work_orders(by).filter(status__in=CHASEABLE_STATUSES).filter(Exists(late))
+    orders = supervised_open_work_orders(by, CHASEABLE_STATUSES).filter(Exists(late))
     if unit is not None:
         orders = orders.filter(unit=unit)
     oldest = late.order_by("due_at").values("due_at")[:1]

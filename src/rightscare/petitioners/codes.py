@@ -6,14 +6,22 @@
 * Only an HMAC of the normalised code is stored (``core.crypto.blind_index`` under the
   index key, kind ``tracking_code``): the database alone cannot tell which code is which,
   nor produce one. Lookups try every key of the ring so codes keep working mid-rotation.
-* The PIN (6 digits) is hashed with Django's password hashers (Argon2 in production).
+* The PIN (6 digits) is stored as an HMAC under the index key too, with a random salt of its
+  own: ``pin1$<salt>$<key id>$<digest>``. A slow password hash would add nothing against
+  someone who has the database and the key (a million PINs), and against someone with the
+  database alone the keyed digest cannot be attacked at all; what guards a PIN online is the
+  rate limit of the tracking page. Argon2 made every hotline call spend 190 ms of CPU and
+  100 MB of memory inside the registration's transaction (bench/results/2026-12-06-intake.md).
+  PINs stored earlier with Django's password hashers are still accepted, and rewritten in the
+  new form the first time they match.
 """
 
 from __future__ import annotations
 
+import hmac
 import secrets
 
-from django.contrib.auth.hashers import check_password, make_password
+from django.contrib.auth.hashers import check_password
 
 from rightscare.core import crypto
 
@@ -25,6 +33,9 @@ GROUP = 4
 PIN_LENGTH = 6
 #: The blind-index kind of tracking codes (their digests never mix with phones or ID numbers).
 INDEX_KIND = "tracking_code"
+#: The digest kind and the stored form's scheme of PINs.
+PIN_KIND = "tracking_pin"
+PIN_SCHEME = "pin1"
 
 _READ_AS = str.maketrans({"I": "1", "L": "1", "O": "0"})
 
@@ -62,18 +73,34 @@ def digest_candidates(code: str) -> list[str]:
     return crypto.blind_index_candidates(INDEX_KIND, code)
 
 
-def hash_pin(pin: str) -> str:
-    """The PIN's hash for storage."""
-    return make_password(pin)
+def hash_pin(pin: str, *, salt: str | None = None, key_id: str | None = None) -> str:
+    """The PIN's stored form: ``pin1$<salt>$<key id>$<HMAC-SHA256 of salt and PIN>`` (a new salt unless given)."""
+    salt = salt or secrets.token_hex(16)
+    digest = crypto.blind_index(PIN_KIND, salt + "\x00" + pin, key_id=key_id)
+    return f"{PIN_SCHEME}${salt}${digest}"
 
 
 def pin_matches(pin: str, encoded: str | None) -> bool:
-    """Whether ``pin`` matches; with no stored hash it still spends the time of one check,
-    so an unknown code answers as slowly as a wrong PIN."""
+    """Whether ``pin`` matches the stored form; with none stored it still computes one digest, and says no."""
     if encoded is None:
-        make_password(pin)
+        hash_pin(pin or "0")
         return False
-    return bool(pin) and check_password(pin, encoded)
+    if not pin:
+        return False
+    if not encoded.startswith(f"{PIN_SCHEME}$"):
+        # Stored before the keyed digest, with Django's password hashers.
+        return check_password(pin, encoded)
+    _scheme, salt, key_id, _digest = encoded.split("$", 3)
+    if key_id not in crypto.index_keys().keys:
+        return False
+    return hmac.compare_digest(hash_pin(pin, salt=salt, key_id=key_id), encoded)
+
+
+def pin_needs_rewrite(encoded: str) -> bool:
+    """Whether a matching PIN's stored form is old (a password hash, or an index key no longer active)."""
+    if not encoded.startswith(f"{PIN_SCHEME}$"):
+        return True
+    return encoded.split("$", 3)[2] != crypto.index_keys().active
 
 
 def is_pin(raw: str) -> bool:

@@ -312,8 +312,17 @@ def find_tracking(code: str) -> TrackingCode | None:
 
 
 def check_pin(tracking: TrackingCode | None, pin: str) -> bool:
-    """Whether the PIN is the tracking code's; without a code it takes as long and says no."""
-    return codes.pin_matches(pin.strip(), tracking.pin_hash if tracking is not None else None)
+    """Whether the PIN is the tracking code's; without a code it takes as long and says no.
+
+    A matching PIN stored in an older form (a password hash, an index key rotated out of
+    use) is rewritten in the current one.
+    """
+    pin = pin.strip()
+    matched = codes.pin_matches(pin, tracking.pin_hash if tracking is not None else None)
+    if matched and tracking is not None and codes.pin_needs_rewrite(tracking.pin_hash):
+        tracking.pin_hash = codes.hash_pin(pin)
+        TrackingCode.objects.filter(pk=tracking.pk).update(pin_hash=tracking.pin_hash)
+    return matched
 
 
 def note_use(tracking: TrackingCode) -> None:

@@ -75,3 +75,25 @@ def _english_messages():
 def client():
     """Django's test client asking for English pages (``Accept-Language: en``)."""
     return Client(HTTP_ACCEPT_LANGUAGE="en")
+
+
+@pytest.fixture(autouse=True)
+def _forget_case_number_sequences(request, django_db_blocker):
+    """A transactional test commits; the case-number sequences it made outlive the flush that empties the tables.
+
+    Dropped after such a test on PostgreSQL, so that numbering starts again from the table
+    (``rightscare.cases.numbering``) as it does after every test rolled back.
+    """
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    transactional = {"transactional_db", "live_server"} & set(request.fixturenames) or (marker is not None and marker.kwargs.get("transaction"))
+    if not transactional:
+        return
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute("SELECT relname FROM pg_class WHERE relkind = 'S' AND relname LIKE 'case\\_number\\_%%'")
+        for (name,) in cursor.fetchall():
+            cursor.execute(f'DROP SEQUENCE IF EXISTS "{name}"')

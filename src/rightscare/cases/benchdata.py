@@ -76,7 +76,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from tqdm import tqdm
 
-from rightscare.cases import deadlines
+from rightscare.cases import deadlines, numbering
 from rightscare.cases.models import (
     Case,
     CaseEvent,
@@ -920,20 +920,19 @@ class BenchData:
                     plan.append(duplicate)
         plan.sort(key=lambda case: case.created_at)
         prefix = getattr(settings, "CASE_NUMBER_PREFIX", "SZ")
-        existing = dict(CaseNumberSequence.objects.filter(prefix=prefix).values_list("year", "last"))
         for case in plan:
             case.pk = self.ids(Case)
             year = case.created_at.astimezone(self.zone).year
-            self.sequences[year] = self.sequences.get(year, existing.get(year, 0)) + 1
+            if year not in self.sequences:
+                self.sequences[year] = numbering.last_allocated(prefix, year)
+            self.sequences[year] += 1
             case.number = f"{prefix}-{year}-{self.sequences[year]:06d}"
         return plan
 
     def _number_sequences(self) -> None:
         prefix = getattr(settings, "CASE_NUMBER_PREFIX", "SZ")
         for year, last in sorted(self.sequences.items()):
-            updated = CaseNumberSequence.objects.filter(prefix=prefix, year=year).update(last=last)
-            if not updated:
-                CaseNumberSequence.objects.create(prefix=prefix, year=year, last=last)
+            numbering.set_last(prefix, year, last)
 
     def _case(self, plan: _Case) -> None:
         rng = self.rng

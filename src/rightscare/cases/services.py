@@ -26,7 +26,7 @@ from django.utils.translation import gettext_noop
 
 from rightscare.audit.models import AuditAction
 from rightscare.audit.services import diff, record
-from rightscare.cases import deadlines
+from rightscare.cases import deadlines, numbering
 from rightscare.cases.events import record_event, system_text
 from rightscare.cases.models import (
     ACTIVE_WORK_ORDER_STATUSES,
@@ -34,7 +34,6 @@ from rightscare.cases.models import (
     WORK_ORDER_TRANSITIONS,
     Attachment,
     Case,
-    CaseNumberSequence,
     CaseParty,
     CaseStatus,
     Category,
@@ -124,14 +123,10 @@ class IllegalTransition(Conflict):
 
 
 def next_case_number(*, at: Any = None) -> str:
-    """Allocate the next case number of the year, e.g. ``SZ-2026-000123`` (under a row lock)."""
+    """Allocate the next case number of the year, e.g. ``SZ-2026-000123`` (``cases.numbering``)."""
     prefix = getattr(settings, "CASE_NUMBER_PREFIX", "SZ")
     year = timezone.localtime(at or timezone.now()).year
-    with transaction.atomic():
-        sequence, _created = CaseNumberSequence.objects.select_for_update().get_or_create(prefix=prefix, year=year)
-        CaseNumberSequence.objects.filter(pk=sequence.pk).update(last=F("last") + 1)
-        sequence.refresh_from_db(fields=["last"])
-    return f"{prefix}-{year}-{sequence.last:06d}"
+    return f"{prefix}-{year}-{numbering.allocate(prefix, year):06d}"
 
 
 @dataclass

@@ -349,12 +349,24 @@ def test_updates_mark_the_last_note_of_a_finished_request_closed(client, post_re
         ({"start_date": "yesterday"}, 400),
         ({"start_date": "2026-12-02T00:00:00+08:00", "end_date": "2026-12-01T00:00:00+08:00"}, 400),
         ({"start_date": "2026-01-01T00:00:00+08:00", "end_date": "2026-12-01T00:00:00+08:00"}, 400),
+        # Found by the fuzz on PostgreSQL: dates that arithmetic or the database cannot hold.
+        ({"end_date": "0001-01-01T00:00:00"}, 400),
+        ({"start_date": "1383-05-08T14:07:05-17:05"}, 400),
+        ({"start_date": "9999-12-31T23:59:59-14:00", "end_date": "9999-12-31T23:59:59-14:00"}, 400),
     ],
 )
 def test_feed_errors(client, keys, query, status):
     if status != 403:
         query = {"api_key": keys["mini_plain"], **query}
     assert_errors(client.get("/open311/v2/updates.json", query), status)
+
+
+def test_an_offset_postgresql_cannot_store_is_read_in_utc(client, keys):
+    """+16:00 is a valid ISO 8601 offset but not a PostgreSQL one: the window is converted to UTC first (it was a 500)."""
+    response = client.get(
+        "/open311/v2/updates.json", {"api_key": keys["mini_plain"], "start_date": "2000-01-01T00:00:00+16:00", "end_date": "2000-01-01T12:00:00+16:00"}
+    )
+    assert (response.status_code, response.json()) == (200, [])
 
 
 # --- the framework's own errors keep the format -----------------------------------------------------

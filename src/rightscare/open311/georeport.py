@@ -428,8 +428,21 @@ def feed_window(start: datetime.datetime | None, end: datetime.datetime | None) 
     return start, end
 
 
+#: The dates a feed window may name (a year 1 or an offset of +16:00 is a 400, never a 500).
+FEED_EARLIEST = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+FEED_LATEST = datetime.datetime(2200, 1, 1, tzinfo=datetime.UTC)
+
+
 def _aware(value: datetime.datetime) -> datetime.datetime:
-    return timezone.make_aware(value) if timezone.is_naive(value) else value
+    """The moment in UTC (a naive one read in the installation's zone); outside 1970–2200 a 400."""
+    try:
+        aware = timezone.make_aware(value) if timezone.is_naive(value) else value
+        moment = aware.astimezone(datetime.UTC)
+    except (OverflowError, ValueError) as error:
+        raise Open311Error(400, _("Dates must lie between 1970 and 2200.")) from error
+    if not FEED_EARLIEST <= moment < FEED_LATEST:
+        raise Open311Error(400, _("Dates must lie between 1970 and 2200."))
+    return moment
 
 
 def status_updates(*, key: ChannelKey, start: datetime.datetime, end: datetime.datetime) -> list[dict[str, Any]]:

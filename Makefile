@@ -24,6 +24,7 @@ endif
 PYTEST_ARGS ?=
 # pytest-xdist workers: the suite runs in about half the time on two cores (each worker gets its
 # own test database: SQLite file or PostgreSQL database named by its PID). `make test PYTEST_WORKERS=0` runs serially.
+# `--dist loadgroup`: tests marked `xdist_group` (the bench smoke tests, which share a bench database) run on one worker.
 PYTEST_WORKERS ?= 2
 LOCALE ?= zh_Hans
 
@@ -34,7 +35,7 @@ PYTHON_CANDIDATES := python3.13 python3.12 python3.11 python3
 PYTHON_VERSION_CHECK := import sys; sys.exit(sys.version_info < (3, 11))
 PYTHON = $(shell for p in $(PYTHON_CANDIDATES); do if "$$p" -c '$(PYTHON_VERSION_CHECK)' >/dev/null 2>&1; then echo "$$p"; break; fi; done)
 
-.PHONY: help venv run test lint fmt migrations-check messages clean
+.PHONY: help venv run test lint fmt migrations-check messages clean bench
 
 help:
 	@echo "make run               install, migrate, load the demo once, run the web server and the worker"
@@ -47,6 +48,8 @@ help:
 	@echo "make messages          update and compile the $(LOCALE) translation catalogue (needs gettext)"
 	@echo "make venv              create/refresh .venv"
 	@echo "make clean             remove .venv, caches and build files (keeps the data under ./var)"
+	@echo "make bench             the benchmarks of bench/README.md on PostgreSQL (10k, 100k, 1M cases) and SQLite (100k);"
+	@echo "                        BENCH_ONLY=\"reads sweep\" BENCH_SCALES=\"10000 100000\" BENCH_SQLITE=0 BENCH_POSTGRES=URL run part of it"
 
 venv: $(STAMP)
 
@@ -84,21 +87,21 @@ run: venv
 
 test: venv
 ifeq ($(LINT),1)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src
 endif
 	$(BIN)/rightscare makemigrations --check --dry-run
-	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: venv
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src
 
 fmt: venv
-	$(BIN)/ruff check --fix src tests
-	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
 
 migrations-check: venv
 	$(BIN)/rightscare makemigrations --check --dry-run
@@ -111,6 +114,17 @@ messages: venv
 	cd src/rightscare && RIGHTSCARE_DATA_DIR="$(CURDIR)/var" "$(CURDIR)/$(BIN)/rightscare" makemessages -l $(LOCALE) --no-obsolete
 	cd src/rightscare && RIGHTSCARE_DATA_DIR="$(CURDIR)/var" "$(CURDIR)/$(BIN)/rightscare" compilemessages -l $(LOCALE)
 	@msgfmt --statistics -o /dev/null src/rightscare/locale/$(LOCALE)/LC_MESSAGES/django.po
+
+# The benchmarks of issue 7 (bench/README.md): not part of `make test`. The bench databases are
+# made the first time (1,000,000 cases take about 26 minutes) and reused; the summary goes to
+# bench/results/<date>-bench.md with a growth plot, the raw numbers to bench/results/raw/.
+BENCH_SCALES ?= 10000 100000 1000000
+BENCH_POSTGRES ?= postgres://postgres@127.0.0.1:5432/postgres
+BENCH_SQLITE ?= 100000
+BENCH_ONLY ?=
+
+bench: venv
+	$(BIN)/python -m bench.run --scales "$(BENCH_SCALES)" --postgres "$(BENCH_POSTGRES)" --sqlite "$(BENCH_SQLITE)" --only "$(BENCH_ONLY)"
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis test-results var/static

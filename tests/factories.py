@@ -120,9 +120,9 @@ def _insert_with_paths(model: Any, objects: dict[str, Any], parent_of: Any, *, d
     while pending:
         level = {key: obj for key, obj in pending.items() if parent_of(key) is None or objects[parent_of(key)].pk is not None}
         model.objects.bulk_create(list(level.values()))
-        for key, obj in level.items():
-            # bulk_create sets the ids but not the parent's cached id on the child.
+        for key in level:
             del pending[key]
+        # bulk_create set the parents' ids; the children waiting for them copy them.
         for obj in pending.values():
             if obj.parent is not None:
                 obj.parent_id = obj.parent.pk

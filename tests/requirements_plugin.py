@@ -1,8 +1,8 @@
 """Skips that must not pass silently in CI.
 
-A test that needs PostgreSQL, Chromium or Redis is skipped with its reason on a
-laptop without them; with ``RIGHTSCARE_REQUIRE_PG=1``, ``RIGHTSCARE_REQUIRE_BROWSER=1``
-or ``RIGHTSCARE_REQUIRE_REDIS=1`` such a skip fails the run instead.
+A test that needs PostgreSQL, Chromium, Redis or wrk is skipped with its reason on a
+laptop without them; with ``RIGHTSCARE_REQUIRE_PG=1``, ``RIGHTSCARE_REQUIRE_BROWSER=1``,
+``RIGHTSCARE_REQUIRE_REDIS=1`` or ``RIGHTSCARE_REQUIRE_WRK=1`` such a skip fails the run instead.
 """
 
 from __future__ import annotations
@@ -10,10 +10,16 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-REQUIREMENTS = {"postgres": "RIGHTSCARE_REQUIRE_PG", "browser": "RIGHTSCARE_REQUIRE_BROWSER", "redis": "RIGHTSCARE_REQUIRE_REDIS"}
+REQUIREMENTS = {
+    "postgres": "RIGHTSCARE_REQUIRE_PG",
+    "browser": "RIGHTSCARE_REQUIRE_BROWSER",
+    "redis": "RIGHTSCARE_REQUIRE_REDIS",
+    "wrk": "RIGHTSCARE_REQUIRE_WRK",
+}
 
 
 def chromium_path() -> str | None:
@@ -32,6 +38,29 @@ def redis_url() -> str:
     return os.environ.get("REDIS_URL", "")
 
 
+def _redis_database_per_worker() -> None:
+    """Each xdist worker gets a Redis database of its own (``gw0`` → 1, ``gw1`` → 2, …).
+
+    Run before Django reads its settings (this plugin loads first). The cache's ``clear()``
+    and the RQ tests' ``flushdb()`` empty a whole database: shared by two workers, one
+    worker's test wiped the other's rate-limit counters, cached tokens and RQ locks.
+    Subprocesses started by the tests inherit the URL.
+    """
+    url, worker = redis_url(), os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not url or not worker.startswith("gw"):
+        return
+    parts = urlsplit(url)
+    os.environ["REDIS_URL"] = urlunsplit(parts._replace(path=f"/{int(worker[2:]) + 1}"))
+
+
+_redis_database_per_worker()
+
+
+def wrk_path() -> str | None:
+    """The wrk HTTP load generator (Debian package ``wrk``) of the intake benchmark's smoke test."""
+    return shutil.which("wrk")
+
+
 def _required(marker: str) -> bool:
     return os.environ.get(REQUIREMENTS[marker], "") in {"1", "true", "yes"}
 
@@ -41,6 +70,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         "postgres": (database_is_postgres(), "DATABASE_URL does not point at PostgreSQL"),
         "browser": (chromium_path() is not None, "Chromium not found (/usr/bin/chromium or RIGHTSCARE_CHROMIUM)"),
         "redis": (bool(redis_url()), "REDIS_URL is not set"),
+        "wrk": (wrk_path() is not None, "wrk not found (Debian package wrk)"),
     }
     for marker, (available, reason) in checks.items():
         if item.get_closest_marker(marker) and not available:

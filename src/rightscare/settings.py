@@ -168,6 +168,13 @@ else:
 IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- benchmarks only (bench/README.md, "1. Intake throughput") -----------------------------
+# The floor endpoints of the intake benchmark under /api/bench-floors/ and their one table.
+# Only the benchmark's own server sets it: never in production.
+BENCH_FLOORS = env_bool("RIGHTSCARE_BENCH_FLOORS", False)
+if BENCH_FLOORS:
+    INSTALLED_APPS += ["rightscare.benchfloors"]
+
 # --- tasks --------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL")
 TASKS_BACKEND = env("RIGHTSCARE_TASKS_BACKEND", "rq" if REDIS_URL else "db")

@@ -1,5 +1,6 @@
 """URL routes: product pages, the API, health checks and (for superusers) the Django admin."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog, set_language
@@ -29,6 +30,12 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("django-admin/", admin.site.urls),
 ]
+
+if settings.BENCH_FLOORS:
+    # The intake benchmark's floors (bench/intake.py): mounted only on the benchmark's server.
+    from rightscare.benchfloors.api import api as bench_floors_api
+
+    urlpatterns.append(path("api/bench-floors/", bench_floors_api.urls))
 
 handler400 = "rightscare.core.views.bad_request"
 handler403 = "rightscare.core.views.permission_denied"

@@ -15,7 +15,8 @@ import re
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
+from django.test import override_settings
 from django.utils import timezone
 
 from rightscare.cases import selectors
@@ -117,13 +118,35 @@ def unscoped_scans(text: str, table: str, keys: tuple[str, ...]) -> list[str]:
     return found
 
 
+@pytest.fixture(scope="module")
+def _analysed_world(django_db_setup, django_db_blocker):
+    """A few thousand cases over two cities with fresh statistics, made once per module (and xdist worker).
+
+    The plan tests only read: the data is made inside one outer transaction, each test runs in
+    a savepoint of it (pytest-django's ``db``), and the whole is rolled back when the module is
+    done — as the access matrix does (tests/test_access_matrix.py). ANALYZE inside the
+    transaction gives the plans their statistics and is rolled back with the rows.
+    """
+    hashing = override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
+    with django_db_blocker.unblock():
+        hashing.enable()
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            bench(3000, Shape(provinces=1, cities=2, districts=3, streets=3, communities=2))
+            with connection.cursor() as cursor:
+                for table in ("cases_case", "cases_workorder", "cases_caseevent", "org_region", "org_unit", "org_membership"):
+                    cursor.execute(f"ANALYZE {table}")
+            yield
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+            hashing.disable()
+
+
 @pytest.fixture
-def analysed(db):
-    """A few thousand cases over two cities, with fresh statistics."""
-    bench(3000, Shape(provinces=1, cities=2, districts=3, streets=3, communities=2))
-    with connection.cursor() as cursor:
-        for table in ("cases_case", "cases_workorder", "cases_caseevent", "org_region", "org_unit", "org_membership"):
-            cursor.execute(f"ANALYZE {table}")
+def analysed(_analysed_world, db):
+    """The module's analysed data set (see ``_analysed_world``)."""
 
 
 def district_search(user: Any, name: str) -> selectors.CaseSearch:

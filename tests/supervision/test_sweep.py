@@ -297,3 +297,18 @@ def test_the_claims_use_the_partial_indexes(order, personas):
     chases_plan = plan(claim_query(due_chases(local(2026, 3, 5, 18)), CHASE_ORDER_BY, 100))
     assert "chase_escalate_at" in chases_plan, chases_plan
     assert "Seq Scan on supervision_chase" not in chases_plan, chases_plan
+
+
+def test_a_batch_reads_each_calendar_and_each_wording_once(org, personas):
+    """Twelve work orders of one unit, all past their sign-for deadline: the batch reads the calendar and each wording once."""
+    with time_machine.travel(SENT, tick=False):
+        for n in range(12):
+            dispatched_order(org, personas, summary=f"同时到期的第{n}件。")
+    with time_machine.travel(local(2026, 3, 4, 10), tick=False), CaptureQueriesContext(connection) as captured:
+        report = sweep()
+    assert report.reminders >= 12
+    tables = [q["sql"].split(" WHERE ")[0] for q in captured.captured_queries if q["sql"].startswith("SELECT")]
+    # effective_calendar reads the region chain's calendars (then their exceptions): once for the batch.
+    assert sum('FROM "org_workingcalendar"' in sql for sql in tables) == 1
+    events = set(Message.objects.values_list("event", flat=True))
+    assert sum('FROM "notifications_messagetemplate"' in sql for sql in tables) == len(events)

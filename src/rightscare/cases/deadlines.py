@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from rightscare.core import workcalendar
+from rightscare.core import memo, workcalendar
 
 #: A unit may return a work order within this many working days of receiving it.
 RETURN_WINDOW_WORKING_DAYS = 2
@@ -21,7 +21,9 @@ def calendar_for(unit: Any) -> workcalendar.CalendarSpec:
         from rightscare.org.calendars import effective_calendar
     except ImportError:  # the calendar tables are not installed yet: Monday–Friday
         return workcalendar.CalendarSpec()
-    return effective_calendar(unit.region)
+    # Read once per sweep batch (rightscare.core.memo); every time elsewhere.
+    region = unit.region
+    return memo.remembered(("calendar", region.pk if region is not None else None), lambda: effective_calendar(region))
 
 
 def return_deadline(*, unit: Any, sent_at: datetime) -> datetime:

@@ -33,7 +33,7 @@ from django.utils.translation import gettext as _
 
 from rightscare.audit import services as audit
 from rightscare.audit.models import AuditAction
-from rightscare.core import leasing
+from rightscare.core import leasing, memo
 from rightscare.core.barriers import barrier
 from rightscare.notifications import guards, rendering
 from rightscare.notifications.events import EVENTS, Event
@@ -74,7 +74,10 @@ def language_or_default(language: str | None) -> str:
 
 def wording(*, event: Event, channel: str, language: str) -> tuple[str, str]:
     """The subject and text templates of ``event``: an administrator's for the channel, for every channel, or the built-in one."""
-    custom = MessageTemplate.objects.filter(event=event.code, language=language, channel__in=[channel, ""]).order_by("-channel").first()
+    custom = memo.remembered(
+        ("wording", event.code, channel, language),
+        lambda: MessageTemplate.objects.filter(event=event.code, language=language, channel__in=[channel, ""]).order_by("-channel").first(),
+    )
     if custom is not None:
         return custom.subject, custom.body
     with translation.override(language):

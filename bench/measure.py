@@ -13,6 +13,7 @@ every result, whatever benchmark wrote them.
 
 from __future__ import annotations
 
+import argparse
 import heapq
 import json
 import os
@@ -61,6 +62,24 @@ def existing_database(cases: int) -> tuple[common.BenchDatabase, dict[str, str]]
     vendor = "postgresql" if url.startswith(("postgres://", "postgresql://")) else "sqlite"
     data_dir = Path(os.environ.get("RIGHTSCARE_DATA_DIR", str(common.ROOT / "var")))
     return common.BenchDatabase(url=url, vendor=vendor, cases=cases, data_dir=data_dir), dict(os.environ)
+
+
+def add_database_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every read benchmark shares: which bench database, where the result goes."""
+    parser.add_argument(
+        "--cases", type=int, default=100_000, help="cases in the bench database (default 100,000; with --existing, the size it is labelled with)"
+    )
+    parser.add_argument("--postgres", default="", help="a URL of the PostgreSQL server to use (default: SQLite under var/bench)")
+    parser.add_argument("--existing", action="store_true", help="use the database of DATABASE_URL (keys in the environment) instead")
+    parser.add_argument("--out", type=Path, default=common.RAW, help="directory of the raw result (default bench/results/raw)")
+    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
+
+
+def database_of(args: argparse.Namespace) -> tuple[common.BenchDatabase, dict[str, str] | None]:
+    """The bench database the options name (made when missing) and, for --existing, the environment to reach it."""
+    if args.existing:
+        return existing_database(args.cases)
+    return common.database_for(args.cases, postgres_url=args.postgres or None), None
 
 
 def setup_django() -> None:

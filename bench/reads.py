@@ -96,17 +96,13 @@ def run(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--cases", type=int, default=100_000, help="cases in the bench database (default 100,000)")
-    parser.add_argument("--postgres", default="", help="a URL of the PostgreSQL server to use (default: SQLite under var/bench)")
-    parser.add_argument("--existing", action="store_true", help="use the database of DATABASE_URL (keys in the environment) instead")
+    measure.add_database_arguments(parser)
     parser.add_argument("--smoke", action="store_true", help="a few runs only")
     parser.add_argument("--runs", type=int, help=f"timed runs of each page (default {FULL[0]}; smoke {SMOKE[0]})")
     parser.add_argument("--slow-runs", type=int, help=f"timed runs of the assessment (default {FULL[1]}; smoke {SMOKE[1]})")
     parser.add_argument("--sql-runs", type=int, help=f"runs that count the queries (default {FULL[2]}; smoke {SMOKE[2]})")
     parser.add_argument("--warmup", type=int, help=f"warm-up runs of each read (default {FULL[3]}; smoke {SMOKE[3]})")
     parser.add_argument("--explain-ms", type=float, default=5.0, help="EXPLAIN the queries slower than this of a read that misses its target")
-    parser.add_argument("--out", type=Path, default=common.RAW, help="directory of the raw result (default bench/results/raw)")
-    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.measure is not None:
         defaults = SMOKE if args.smoke else FULL
@@ -120,10 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         measure.setup_django()
         measure.write_json(args.measure, measure_reads(options))
         return 0
-    if args.existing:
-        database, env = measure.existing_database(args.cases)
-    else:
-        database, env = common.database_for(args.cases, postgres_url=args.postgres or None), None
+    database, env = measure.database_of(args)
     result = run(
         database,
         smoke=args.smoke,

@@ -93,14 +93,10 @@ def run(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--cases", type=int, default=100_000, help="cases in the bench database (default 100,000)")
-    parser.add_argument("--postgres", default="", help="a URL of the PostgreSQL server to use (default: SQLite under var/bench)")
-    parser.add_argument("--existing", action="store_true", help="use the database of DATABASE_URL (keys in the environment) instead")
+    measure.add_database_arguments(parser)
     parser.add_argument("--smoke", action="store_true", help=f"{SMOKE_DUE} clocks due, one run")
     parser.add_argument("--due", type=int, help=f"clocks made due (default {DUE})")
     parser.add_argument("--runs", type=int, help=f"timed runs per workload (default {RUNS})")
-    parser.add_argument("--out", type=Path, default=common.RAW, help="directory of the raw result (default bench/results/raw)")
-    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.measure is not None:
         measure.setup_django()
@@ -108,10 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = args.runs or (SMOKE_RUNS if args.smoke else RUNS)
         measure.write_json(args.measure, measure_sweep(due=due, runs=runs))
         return 0
-    if args.existing:
-        database, env = measure.existing_database(args.cases)
-    else:
-        database, env = common.database_for(args.cases, postgres_url=args.postgres or None), None
+    database, env = measure.database_of(args)
     result = run(database, smoke=args.smoke, out=args.out, env=env, due=args.due, runs=args.runs)
     for item in result["figures"]:
         verdict = {True: "pass", False: "MISS", None: ""}[item["passed"]]

@@ -28,9 +28,7 @@ from __future__ import annotations
 import calendar as stdlib_calendar
 import datetime
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -65,7 +63,7 @@ from django.utils.translation import gettext_lazy as _
 from rightscare.assessment.models import RATE_KEYS, AssessmentWeights, Exclusion, ExclusionStatus
 from rightscare.cases.models import AmongIds, CaseEvent, CaseStatus, Category, EventKind, OneOf, WorkOrder, WorkOrderStatus
 from rightscare.cases.models import Case as CaseRecord
-from rightscare.core import workcalendar
+from rightscare.core import memo, workcalendar
 from rightscare.org import access
 from rightscare.org.calendar_models import WorkingCalendar
 from rightscare.org.calendars import spec_of_chain
@@ -351,41 +349,29 @@ class _Gathered:
         return [pk for pk, _created, resolved in self.rows if resolved is not None and start <= resolved < end]
 
 
-#: Scopes gathered during one read (see ``one_gathering``): (user id, filters) → her cases.
-_gathered: ContextVar[dict[tuple[Any, ...], Any] | None] = ContextVar("assessment_scopes", default=None)
-
-
-@contextmanager
-def one_gathering() -> Iterator[None]:
-    """Within this block her scope is gathered once and every query tests rows against that list.
+def one_gathering() -> Any:
+    """Within this block (or decorated function) her scope is gathered once and every query tests rows against that list.
 
     The dashboard and the table run 10–30 queries over the same scope; as a subquery each
     one gathered the same ids again (for a city, tens of thousands of them: seconds per page
     at a million cases). Inside the block, on PostgreSQL, the first query that needs the
-    scope reads her cases once (ids, registration and resolution times) and the others pass
-    the ids as one array parameter (``cases.models.AmongIds``) — the queries over cases of a
-    period only the ids of that period. Nested blocks share the outer one's list. Only for
-    reads: rows created inside the block after the gathering are not in it.
+    scope reads her cases once (ids, registration and resolution times) and her units' ids,
+    and the others pass the ids as one array parameter (``cases.models.AmongIds``) — the
+    queries over cases of a period only the ids of that period. Built on
+    ``rightscare.core.memo``: nested blocks share the outer one's reads. Only for reads: rows
+    created inside the block after the gathering are not in it.
     """
-    if _gathered.get() is not None:
-        yield
-        return
-    token = _gathered.set({})
-    try:
-        yield
-    finally:
-        _gathered.reset(token)
+    return memo.one_read_each()
 
 
 def _gathering(user: Any, filters: Filters) -> _Gathered | None:
     """Her scope as gathered for the current ``one_gathering`` block (None outside one, and on SQLite)."""
-    memo = _gathered.get()
-    if memo is None or connection.vendor != "postgresql":
+    if not memo.active() or connection.vendor != "postgresql":
         return None
-    key = (user.pk, filters)
-    if key not in memo:
-        memo[key] = _Gathered(list(scoped_cases(user, filters).order_by().values_list("pk", "created_at", "resolved_at")))
-    return memo[key]
+    return memo.remembered(
+        ("assessment scope", user.pk, filters),
+        lambda: _Gathered(list(scoped_cases(user, filters).order_by().values_list("pk", "created_at", "resolved_at"))),
+    )
 
 
 def in_scope(user: Any, filters: Filters, case_field: str = "case_id") -> Lookup[Any]:
@@ -428,13 +414,9 @@ def _units_in_scope(user: Any, filters: Filters) -> QuerySet[Unit] | list[int]:
     units = access.visible_units(user)
     if filters.level:
         units = units.filter(region__level=filters.level)
-    memo = _gathered.get()
-    if memo is None or connection.vendor != "postgresql":
+    if not memo.active() or connection.vendor != "postgresql":
         return units
-    key = ("units", user.pk, filters)
-    if key not in memo:
-        memo[key] = list(units.order_by().values_list("pk", flat=True))
-    return memo[key]
+    return memo.remembered(("assessment units", user.pk, filters), lambda: list(units.order_by().values_list("pk", flat=True)))
 
 
 def work_orders(user: Any, filters: Filters, *, side: str = RECEIVED, now: datetime.datetime | None = None) -> QuerySet[WorkOrder]:

@@ -1,4 +1,4 @@
-"""Reads remembered for one unit of work, such as a batch of the deadline sweep.
+"""Reads remembered for one unit of work: a batch of the deadline sweep, one dashboard.
 
 A batch of the sweep looks at hundreds of work orders of a few regions; each one asked for its
 region's working calendar (two queries) and for the wording of every message it queued (one
@@ -32,6 +32,11 @@ def one_read_each() -> Iterator[None]:
         yield
     finally:
         _memo.reset(token)
+
+
+def active() -> bool:
+    """Whether a ``one_read_each`` block is open (readers may choose a shape that pays off only then)."""
+    return _memo.get() is not None
 
 
 def remembered(key: Hashable, read: Callable[[], T]) -> T:

@@ -44,7 +44,8 @@ def _redis_database_per_worker() -> None:
     Run before Django reads its settings (this plugin loads first). The cache's ``clear()``
     and the RQ tests' ``flushdb()`` empty a whole database: shared by two workers, one
     worker's test wiped the other's rate-limit counters, cached tokens and RQ locks.
-    Subprocesses started by the tests inherit the URL.
+    Subprocesses started by the tests inherit the URL. Database 0 stays for what the workers
+    share on purpose (the RQ tests' lock, tests/notifications/test_rq.py).
     """
     url, worker = redis_url(), os.environ.get("PYTEST_XDIST_WORKER", "")
     if not url or not worker.startswith("gw"):

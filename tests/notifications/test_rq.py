@@ -18,13 +18,21 @@ pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 #: A database of its own on the Redis server, away from the cache and real queues; flushed by the test.
 TEST_REDIS_DB = 14
-#: Concurrent test runs against one Redis take turns on that database.
+#: Concurrent test runs against one Redis (and the xdist workers of one run) take turns on that database.
 LOCK = "rightscare-test-rq-lock"
+#: Where the lock lives: database 0, which no test flushes. Not the worker's own database
+#: (tests/requirements_plugin.py gives each xdist worker one): a lock there would only
+#: exclude the worker from itself, and the two workers' RQ tests would flush each other's queue.
+LOCK_REDIS_DB = 0
+
+
+def _redis_url_of(database: int) -> str:
+    parts = urlsplit(redis_url())
+    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, parts.fragment))
 
 
 def _test_redis_url() -> str:
-    parts = urlsplit(redis_url())
-    return urlunsplit((parts.scheme, parts.netloc, f"/{TEST_REDIS_DB}", parts.query, parts.fragment))
+    return _redis_url_of(TEST_REDIS_DB)
 
 
 @pytest.fixture
@@ -35,8 +43,7 @@ def rq_queue(settings):
 
     url = _test_redis_url()
     connection = redis.Redis.from_url(url)
-    # The lock lives in database 0, which the flushes below never touch.
-    lock = redis.Redis.from_url(redis_url()).lock(LOCK, timeout=300, blocking_timeout=300)
+    lock = redis.Redis.from_url(_redis_url_of(LOCK_REDIS_DB)).lock(LOCK, timeout=300, blocking_timeout=300)
     assert lock.acquire(), "another test run holds the Redis test database"
     try:
         connection.flushdb()

@@ -62,16 +62,17 @@ def allocate(prefix: str, year: int) -> int:
     for _attempt in range(3):
         try:
             with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [name])
-                if not cursor.fetchone()[0]:
-                    # First number of the year: start after what the row recorded. Two
-                    # registrations doing this at once: the second fails on the catalogue's
-                    # unique name and tries again, finding the sequence.
-                    cursor.execute(f'CREATE SEQUENCE "{name}" AS bigint START WITH {_row_last(prefix, year) + 1}')
                 cursor.execute("SELECT nextval(%s)", [name])
                 return int(cursor.fetchone()[0])
+        except ProgrammingError:
+            # No sequence yet: the first number of the year (one round trip on every other call).
+            pass
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                # Start after what the row recorded. Two registrations doing this at once: the
+                # second fails on the catalogue's unique name and takes its number on the next try.
+                cursor.execute(f'CREATE SEQUENCE "{name}" AS bigint START WITH {_row_last(prefix, year) + 1}')
         except (IntegrityError, ProgrammingError):
-            # Made at the same moment by another registration (unique name in the catalogue).
             continue
     raise RuntimeError(f"could not take a case number from {name}")
 

@@ -14,6 +14,7 @@ environment :func:`bench_env` builds, and set Django up themselves where they re
 from __future__ import annotations
 
 import datetime
+import fcntl
 import json
 import os
 import platform
@@ -100,14 +101,27 @@ def database_for(cases: int, *, postgres_url: str | None = None, name: str | Non
     database = BenchDatabase(url=url, vendor=vendor, cases=cases, data_dir=data_dir)
     if marker.exists():
         return database
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # Two benchmarks asking for the same missing database at once: the second waits for the
+    # first to finish it instead of dropping it half-made.
+    with open(data_dir / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not marker.exists():
+            _generate(database, postgres_url, seed)
+            marker.write_text(datetime.datetime.now(datetime.UTC).isoformat())
+    return database
+
+
+def _generate(database: BenchDatabase, postgres_url: str | None, seed: int) -> None:
     _recreate(database, postgres_url)
     env = database.env()
     subprocess.run([RIGHTSCARE, "migrate", "--no-input"], check=True, env=env, capture_output=True)
     subprocess.run(
-        [RIGHTSCARE, "bench-data", "--cases", str(cases), "--until", UNTIL, "--seed", str(seed), "--no-progress"], check=True, env=env, capture_output=True
+        [RIGHTSCARE, "bench-data", "--cases", str(database.cases), "--until", UNTIL, "--seed", str(seed), "--no-progress"],
+        check=True,
+        env=env,
+        capture_output=True,
     )
-    marker.write_text(datetime.datetime.now(datetime.UTC).isoformat())
-    return database
 
 
 def _recreate(database: BenchDatabase, postgres_url: str | None) -> None:

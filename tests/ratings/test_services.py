@@ -187,6 +187,21 @@ def test_rework_reopens_the_lead_order_with_a_new_clock_and_a_new_round_follows(
     case_services.complete_work_order(work_order=reworked, by=handler, result="已全额支付。")
     case_services.review_work_order(work_order=reworked, by=dispatcher, accept=True)
     assert list(RatingRound.objects.filter(case=case).values_list("number", "status")) == [(1, RoundStatus.RATED), (2, RoundStatus.OPEN)]
+    # Until round 2 is rated, round 1's rating is the case's latest; then round 2's takes its place.
+    assert list(Rating.objects.filter(case=case).values_list("round_number", "latest")) == [(1, True)]
+    submit_public_rating(case=case, solved="yes", speed=5, quality=5)
+    assert list(Rating.objects.filter(case=case).values_list("round_number", "latest")) == [(1, False), (2, True)]
+
+
+def test_the_database_keeps_one_latest_rating_per_case(org, personas) -> None:
+    case, _order = unsatisfied_case(org, personas)
+    first = Rating.objects.get(case=case)
+    second_round = RatingRound.objects.create(case=case, number=2, opened_at=timezone.now(), rating_due_at=timezone.now())
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Rating.objects.create(
+            round=second_round, case=case, round_number=2, solved="yes", speed=5, quality=5, channel="public", created_at=timezone.now(), latest=True
+        )
+    assert first.latest
 
 
 def test_rework_of_a_closed_case_reopens_it(org, personas) -> None:

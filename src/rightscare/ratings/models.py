@@ -112,6 +112,10 @@ class Rating(models.Model):
     taken_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     taken_by_unit = models.ForeignKey("org.Unit", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(_("rated at"))
+    #: The case's latest rating (the one of its highest round): what the assessment counts. Kept
+    #: by ``services._record_rating``, so that the assessment reads it with one join instead of
+    #: looking it up again for every figure that tests it.
+    latest = models.BooleanField(_("latest rating of the case"), default=False)
 
     class Meta:
         verbose_name = _("rating")
@@ -121,6 +125,7 @@ class Rating(models.Model):
             models.UniqueConstraint(fields=["round"], name="one_rating_per_round"),
             models.CheckConstraint(condition=Q(speed__gte=1, speed__lte=5, quality__gte=1, quality__lte=5), name="rating_scores_1_to_5"),
             models.CheckConstraint(condition=Q(solved__in=["yes", "partly", "no"]), name="rating_solved_known"),
+            models.UniqueConstraint(fields=["case"], condition=Q(latest=True), name="rating_one_latest_per_case"),
         ]
         indexes = [models.Index(fields=["case", "round_number"], name="rating_case_round")]
 

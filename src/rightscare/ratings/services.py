@@ -196,6 +196,8 @@ def _record_rating(*, round_: RatingRound, rating: RatingInput, channel: str, by
         raise AuthorisationError(_("A respondent cannot rate the case."))
     try:
         with transaction.atomic():
+            # The new rating is the case's latest: the earlier rounds' give way to it.
+            Rating.objects.filter(case_id=round_.case_id, latest=True).update(latest=False)
             created = Rating.objects.create(
                 round=round_,
                 case_id=round_.case_id,
@@ -208,6 +210,7 @@ def _record_rating(*, round_: RatingRound, rating: RatingInput, channel: str, by
                 taken_by=by if getattr(by, "is_authenticated", False) else None,
                 taken_by_unit=unit,
                 created_at=at,
+                latest=True,
             )
     except IntegrityError as error:
         raise Conflict(_("This round has already been rated or closed.")) from error

@@ -158,6 +158,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # One per test process, so that concurrent runs never share a file.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test_rightscare_{os.getpid()}.sqlite3")}
 else:
+    # PostgreSQL's JIT compiled the assessment's large aggregates for longer than they ran
+    # (355 ms of an 870 ms query at a million cases, bench/results/2026-12-06-assessment-1m.md):
+    # off for the product's connections unless RIGHTSCARE_PG_JIT=on.
+    if env("RIGHTSCARE_PG_JIT", "off") != "on":
+        connection_options = DATABASES["default"].setdefault("OPTIONS", {})
+        connection_options["options"] = f"{connection_options.get('options', '')} -c jit=off".strip()
     # One test database per test process, so that concurrent runs never collide.
     test_settings: dict[str, str] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
     template = env("RIGHTSCARE_DB_TEST_TEMPLATE")

@@ -419,6 +419,26 @@ def _units_in_scope(user: Any, filters: Filters) -> QuerySet[Unit] | list[int]:
     return memo.remembered(("assessment units", user.pk, filters), lambda: list(units.order_by().values_list("pk", flat=True)))
 
 
+#: Work still open at its unit: what the dashboard's overdue and supervised lists show (as the supervision board does).
+OPEN_WORK = (WorkOrderStatus.SENT, WorkOrderStatus.SIGNED, WorkOrderStatus.IN_PROGRESS)
+
+
+def open_work(user: Any, filters: Filters, field: str = "work_order_id") -> Q:
+    """The condition "the work order in ``field`` is open at a unit she may see" (whatever the period).
+
+    Inside ``one_gathering`` on PostgreSQL the ids are read once (a city's few thousand open
+    work orders, from the inbox index on unit and status) and passed as one array: as a join
+    PostgreSQL read every work order her units ever received from the period index and
+    filtered them by status (200–350 ms at a million cases, for each of the two lists).
+    """
+    units = _units_in_scope(user, Filters(period=filters.period))
+    orders = WorkOrder.objects.filter(unit__in=units, status__in=OPEN_WORK)
+    if not memo.active() or connection.vendor != "postgresql":
+        return Q(**{f"{field}__in": orders.values("pk")})
+    ids = memo.remembered(("assessment open work", user.pk, filters.period), lambda: list(orders.order_by().values_list("pk", flat=True)))
+    return Q(AmongIds(F(field), ids))
+
+
 def work_orders(user: Any, filters: Filters, *, side: str = RECEIVED, now: datetime.datetime | None = None) -> QuerySet[WorkOrder]:
     """The work orders the assessment counts, annotated with what the figures test.
 
@@ -900,9 +920,7 @@ def supervised_work(user: Any, filters: Filters) -> list[Any]:
     """The latest reminders (催办), supervisions (督办) and listings (挂牌督办) of work still open, in her scope."""
     from rightscare.supervision.models import Chase
 
-    open_statuses = [WorkOrderStatus.SENT, WorkOrderStatus.SIGNED, WorkOrderStatus.IN_PROGRESS]
-    chases = Chase.objects.filter(work_order__unit__in=_units_in_scope(user, Filters(period=filters.period)), work_order__status__in=open_statuses)
-    chases = chases.filter(in_scope(user, filters, "work_order__case_id"))
+    chases = Chase.objects.filter(open_work(user, filters)).filter(in_scope(user, filters, "work_order__case_id"))
     return list(chases.select_related("work_order__case", "work_order__unit", "by_unit").order_by("-at", "-id")[:SUPERVISED_LIST_LENGTH])
 
 
@@ -915,7 +933,6 @@ def dashboard(user: Any, filters: Filters, *, now: datetime.datetime | None = No
     the clocks of ``rightscare.supervision`` (running past their due time now).
     """
     from rightscare.intake.models import Channel, Contact
-    from rightscare.supervision.chasing import CHASEABLE_STATUSES
     from rightscare.supervision.models import WorkOrderClock
 
     now = now or timezone.now()
@@ -984,7 +1001,7 @@ def dashboard(user: Any, filters: Filters, *, now: datetime.datetime | None = No
     # their inbox index, instead of every running clock of the installation past its time.
     overdue_clocks = (
         WorkOrderClock.objects.overdue(now)
-        .filter(work_order__unit__in=_units_in_scope(user, Filters(period=filters.period)), work_order__status__in=CHASEABLE_STATUSES)
+        .filter(open_work(user, filters))
         .filter(in_scope(user, filters, "work_order__case_id"))
         .select_related("work_order__case__category", "work_order__unit")
         # The count of them all rides on the first rows: one query, not a count and a list.

@@ -439,7 +439,7 @@ def open_work(user: Any, filters: Filters, field: str = "work_order_id") -> Q:
     return Q(AmongIds(F(field), ids))
 
 
-def work_orders(user: Any, filters: Filters, *, side: str = RECEIVED, now: datetime.datetime | None = None) -> QuerySet[WorkOrder]:
+def work_orders(user: Any, filters: Filters, *, side: str = RECEIVED, now: datetime.datetime | None = None, ratings: bool = True) -> QuerySet[WorkOrder]:
     """The work orders the assessment counts, annotated with what the figures test.
 
     ``side`` RECEIVED: work orders sent *to* units in her scope during the period;
@@ -447,7 +447,8 @@ def work_orders(user: Any, filters: Filters, *, side: str = RECEIVED, now: datet
     Annotations: ``sf_outcome``, ``fc_outcome``, ``rs_outcome`` (met / missed / ""),
     ``extended`` (an approved extension), ``sent_back`` (sent back for more work at least once),
     ``reworked`` (sent back for rework after the petitioner's rating at least once), and
-    ``rated_solved``, ``rated_speed``, ``rated_quality`` (the case's latest rating; null unrated).
+    ``rated_solved``, ``rated_speed``, ``rated_quality`` (the case's latest rating; null unrated)
+    unless ``ratings`` is False (their join stays in every query of the queryset, used or not).
     """
     now = now or timezone.now()
     unit_field = "unit" if side == RECEIVED else "sent_by_unit"
@@ -460,7 +461,10 @@ def work_orders(user: Any, filters: Filters, *, side: str = RECEIVED, now: datet
     relations = {alias: FilteredRelation("clocks", condition=Q(clocks__kind=kind)) for alias, kind in CLOCK_ALIASES.items()}
     # The case's latest rating as one join: a subquery here was inlined into every figure that
     # tests it (nine lookups per work order in the table's one query).
-    relations["latest_rating"] = FilteredRelation("case__ratings", condition=Q(case__ratings__latest=True))
+    rated: dict[str, Any] = {}
+    if ratings:
+        relations["latest_rating"] = FilteredRelation("case__ratings", condition=Q(case__ratings__latest=True))
+        rated = {f"rated_{name}": F(f"latest_rating__{name}") for name in ("solved", "speed", "quality")}
     return orders.annotate(**relations).annotate(
         sf_outcome=_outcome("sf", now),
         fc_outcome=_outcome("fc", now),
@@ -468,7 +472,7 @@ def work_orders(user: Any, filters: Filters, *, side: str = RECEIVED, now: datet
         extended=Exists(ClockExtension.objects.filter(work_order=OuterRef("pk"), status=ExtensionStatus.APPROVED)),
         sent_back=Exists(CaseEvent.objects.filter(work_order=OuterRef("pk"), kind=EventKind.SENT_BACK)),
         reworked=Exists(CaseEvent.objects.filter(work_order=OuterRef("pk"), kind=EventKind.REWORK)),
-        **{f"rated_{name}": F(f"latest_rating__{name}") for name in ("solved", "speed", "quality")},
+        **rated,
     )
 
 
@@ -785,7 +789,9 @@ def assessment(user: Any, filters: Filters, *, now: datetime.datetime | None = N
     """
     now = now or timezone.now()
     received = work_orders(user, filters, side=RECEIVED, now=now)
-    sent = work_orders(user, filters, side=SENT, now=now)
+    # The percentiles, the overdue days and the sent side test no rating: without its join.
+    timed = work_orders(user, filters, side=RECEIVED, now=now, ratings=False)
+    sent = work_orders(user, filters, side=SENT, now=now, ratings=False)
     rows: dict[int, Row] = {}
 
     def row_of(unit_id: int) -> Row:
@@ -802,14 +808,14 @@ def assessment(user: Any, filters: Filters, *, now: datetime.datetime | None = N
     if connection.vendor == "postgresql":
         percentiles = {counts["unit_id"]: counts[P90] for counts in received_counts if counts[P90] is not None}
     else:
-        percentiles = handling_percentiles(received, "unit_id")
+        percentiles = handling_percentiles(timed, "unit_id")
     for unit_id, seconds in percentiles.items():
         row_of(unit_id).handling_p90_seconds = seconds
     units = Unit.objects.filter(pk__in=list(rows)).select_related("region", "kind").in_bulk()
     for unit_id, row in rows.items():
         row.unit = units[unit_id]
     # A work order overdue on resolution is one received: its unit has a row already.
-    for unit_id, days in overdue_working_days(received, now=now, region_paths={pk: unit.region.path for pk, unit in units.items()}).items():
+    for unit_id, days in overdue_working_days(timed, now=now, region_paths={pk: unit.region.path for pk, unit in units.items()}).items():
         rows[unit_id].overdue_days = days
 
     total = Row(unit=None)
@@ -827,7 +833,7 @@ def assessment(user: Any, filters: Filters, *, now: datetime.datetime | None = N
         sum(row.rates.get("dispatch_accuracy", Rate(0, 0)).denominator for row in rows.values()),
     )
     total.overdue_days = sum(row.overdue_days for row in rows.values())
-    total.handling_p90_seconds = handling_percentiles(received, None).get(None)
+    total.handling_p90_seconds = handling_percentiles(timed, None).get(None)
 
     weights = AssessmentWeights.objects.current()
     weight_map = weights.as_dict()

@@ -10,18 +10,30 @@ state-machine test and over every case the bench-data generator writes.
   decided while no work order held the case, i.e. before dispatch or after every one was returned);
 * the timeline is complete: replaying the events alone yields every work order's
   current status (so every status change has its event), and events never go back in time;
-* nobody works on an accusation against their own unit.
+* nobody works on an accusation against their own unit;
+* ratings (``rightscare.ratings``): a case has rounds 1, 2, … only as often as it was resolved
+  (a RESOLVED event each), at most one of them open; a rated round has exactly one rating, of
+  its own case and number, its ``closed_at`` the rating's time and nothing left for the sweep;
+  an open round none and no ``closed_at``; an unreachable round none, after
+  ``RETURN_VISIT_MAX_ATTEMPTS`` calls that did not reach her; a rating unsatisfied or "not
+  solved" put its round into the return-visit queue; return-visit calls are numbered 1, 2, …,
+  only a round in the queue has any, and one that reached her finished the return visit; every
+  rating has its public RATED event with its scores; each case's latest rating is that of its
+  highest round.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
+from django.conf import settings
+
 from rightscare.cases.models import Case, CaseEvent, WorkOrder
+from rightscare.ratings.models import SATISFIED_FROM, Rating, RatingRound, ReturnVisitAttempt
 
 #: Work-order statuses in which a lead still holds its place (as the database constraint says).
 HOLDING = frozenset({"sent", "signed", "in_progress", "completed", "accepted"})
@@ -93,6 +105,7 @@ def problems(case_ids: Iterable[int] | None = None) -> list[str]:
     found: list[str] = []
     for case_id, (_pk, status, resolved_at, accused_unit_id) in case_rows.items():
         found.extend(_case_problems(case_id, status, resolved_at, accused_unit_id, orders[case_id], events[case_id]))
+    found.extend(_rating_problems(list(case_rows), events))
     return found
 
 
@@ -185,4 +198,123 @@ def _timeline_problems(case_id: int, status: str, orders: list[_Order], events: 
     missing = needed.get(status, set()) - kinds
     if missing:
         found.append(f"case {case_id}: {status} without the event(s) {sorted(missing)}")
+    return found
+
+
+@dataclass(frozen=True)
+class _Round:
+    pk: int
+    case_id: int
+    number: int
+    status: str
+    closed_at: Any
+    next_check_at: Any
+    return_visit_reason: str
+    return_visit_since: Any
+    return_visit_done_at: Any
+
+
+@dataclass(frozen=True)
+class _Rating:
+    pk: int
+    round_id: int
+    case_id: int
+    round_number: int
+    solved: str
+    speed: int
+    quality: int
+    channel: str
+    created_at: Any
+    latest: bool
+
+    @property
+    def needs_return_visit(self) -> bool:
+        return self.speed < SATISFIED_FROM or self.quality < SATISFIED_FROM or self.solved == "no"
+
+
+def _rating_problems(case_ids: list[int], events: dict[int, list[_Event]]) -> list[str]:
+    found: list[str] = []
+    round_fields = ("pk", "case_id", "number", "status", "closed_at", "next_check_at", "return_visit_reason", "return_visit_since", "return_visit_done_at")
+    rounds: dict[int, list[_Round]] = defaultdict(list)
+    for row in RatingRound.objects.filter(case_id__in=case_ids).order_by("case_id", "number").values_list(*round_fields):
+        rounds[row[1]].append(_Round(*row))
+    rating_fields = ("pk", "round_id", "case_id", "round_number", "solved", "speed", "quality", "channel", "created_at", "latest")
+    ratings_of: dict[int, list[_Rating]] = defaultdict(list)
+    by_case: dict[int, list[_Rating]] = defaultdict(list)
+    for row in Rating.objects.filter(case_id__in=case_ids).values_list(*rating_fields):
+        rating = _Rating(*row)
+        ratings_of[rating.round_id].append(rating)
+        by_case[rating.case_id].append(rating)
+    attempts: dict[int, list[tuple[int, Any, bool]]] = defaultdict(list)
+    for round_id, number, at, reached in (
+        ReturnVisitAttempt.objects.filter(round__case_id__in=case_ids).order_by("round_id", "number").values_list("round_id", "number", "at", "reached")
+    ):
+        attempts[round_id].append((number, at, reached))
+    round_ids = {r.pk for case_rounds in rounds.values() for r in case_rounds}
+    stray = [rating.pk for case_ratings in by_case.values() for rating in case_ratings if rating.round_id not in round_ids]
+    if stray:
+        found.append(f"ratings {stray} belong to rounds of other cases")
+    max_attempts = max(1, int(settings.RETURN_VISIT_MAX_ATTEMPTS))
+    for case_id in set(rounds) | set(by_case):
+        case_rounds = rounds[case_id]
+        resolutions = sum(1 for event in events[case_id] if event.kind == "resolved")
+        if [r.number for r in case_rounds] != list(range(1, len(case_rounds) + 1)):
+            found.append(f"case {case_id}: rating rounds {[r.number for r in case_rounds]} are not numbered 1, 2, …")
+        if len(case_rounds) > resolutions:
+            found.append(f"case {case_id}: {len(case_rounds)} rating rounds but {resolutions} resolutions")
+        if sum(1 for r in case_rounds if r.status == "open") > 1:
+            found.append(f"case {case_id}: more than one open rating round")
+        for round_ in case_rounds:
+            found.extend(_round_problems(case_id, round_, ratings_of[round_.pk], attempts[round_.pk], max_attempts))
+        rated_events = Counter(tuple(sorted((event.data or {}).items())) for event in events[case_id] if event.kind == "rated")
+        expected = Counter(
+            tuple(sorted({"round": r.round_number, "solved": r.solved, "speed": r.speed, "quality": r.quality, "channel": r.channel}.items()))
+            for r in by_case[case_id]
+        )
+        if rated_events != expected:
+            found.append(f"case {case_id}: RATED events {sorted(rated_events)} ≠ its ratings {sorted(expected)}")
+        if by_case[case_id]:
+            latest = [r.round_number for r in by_case[case_id] if r.latest]
+            if latest != [max(r.round_number for r in by_case[case_id])]:
+                found.append(f"case {case_id}: latest rating of rounds {latest}, not of its highest rated round")
+    return found
+
+
+def _round_problems(case_id: int, round_: _Round, ratings: list[_Rating], attempts: list[tuple[int, Any, bool]], max_attempts: int) -> list[str]:
+    found: list[str] = []
+    name = f"case {case_id}: round {round_.number}"
+    if len(ratings) > 1:
+        found.append(f"{name} has {len(ratings)} ratings")
+    for rating in ratings:
+        if rating.case_id != case_id or rating.round_number != round_.number:
+            found.append(f"{name}: rating {rating.pk} names case {rating.case_id} round {rating.round_number}")
+    if round_.status == "rated":
+        if len(ratings) != 1:
+            found.append(f"{name} is rated without a rating")
+        elif round_.closed_at != ratings[0].created_at or round_.next_check_at is not None:
+            found.append(f"{name} rated at {ratings[0].created_at} but closed at {round_.closed_at}, next check {round_.next_check_at}")
+        elif ratings[0].needs_return_visit and round_.return_visit_since is None:
+            found.append(f"{name}: rated unsatisfied or unsolved but never queued for a return visit")
+    elif round_.status == "open":
+        if ratings or round_.closed_at is not None:
+            found.append(f"{name} is open with {len(ratings)} rating(s), closed at {round_.closed_at}")
+    elif round_.status == "unreachable":
+        unreached = [number for number, _at, reached in attempts if not reached]
+        if ratings or round_.closed_at is None or round_.next_check_at is not None or len(unreached) < max_attempts or len(unreached) != len(attempts):
+            found.append(f"{name} unreachable with {len(ratings)} rating(s), {len(attempts)} call(s) ({len(unreached)} not reaching her)")
+        elif round_.return_visit_done_at != round_.closed_at:
+            found.append(f"{name} unreachable at {round_.closed_at} but its return visit ended {round_.return_visit_done_at}")
+    else:
+        found.append(f"{name} has the unknown status {round_.status!r}")
+    if bool(round_.return_visit_reason) != (round_.return_visit_since is not None):
+        found.append(f"{name}: return visit because {round_.return_visit_reason!r} since {round_.return_visit_since}")
+    if round_.return_visit_done_at is not None and round_.return_visit_since is None:
+        found.append(f"{name}: a return visit finished that was never due")
+    if [number for number, _at, _reached in attempts] != list(range(1, len(attempts) + 1)):
+        found.append(f"{name}: calls {[number for number, _at, _reached in attempts]} are not numbered 1, 2, …")
+    if attempts and round_.return_visit_since is None:
+        found.append(f"{name}: {len(attempts)} return-visit call(s) but no return visit was due")
+    for number, at, reached in attempts:
+        if reached and (number != len(attempts) or round_.return_visit_done_at != at):
+            found.append(f"{name}: call {number} reached her, yet the return visit went on or did not end then")
     return found

@@ -24,6 +24,8 @@ from rightscare.core import identity
 from rightscare.intake.models import Contact
 from rightscare.org.models import Membership, Region, Unit, User
 from rightscare.org.roles import Role
+from rightscare.ratings import services as ratings
+from rightscare.ratings.models import Rating, RatingChannel, RatingRound, ReturnVisitAttempt, RoundStatus
 from rightscare.registry.models import Person, PersonPhone
 from rightscare.supervision import chasing, clocks, sweep
 from rightscare.supervision.models import CLOCK_ORDER, Chase, ClockPause, SafetyFollowUp, WorkOrderClock
@@ -56,6 +58,9 @@ def fingerprint() -> dict[str, Any]:
         "clocks": list(WorkOrderClock.objects.order_by("pk").values_list("work_order_id", "kind", "due_at", "stopped_at", "breached", "next_check_at")),
         "chases": list(Chase.objects.order_by("pk").values_list("work_order_id", "level", "at", "by_unit_id", "escalate_at")),
         "follow_ups": list(SafetyFollowUp.objects.order_by("pk").values_list("case_id", "opened_at", "ended_at", "reminded_at")),
+        "rounds": list(RatingRound.objects.order_by("pk").values_list("case_id", "number", "status", "closed_at", "return_visit_since", "version")),
+        "ratings": list(Rating.objects.order_by("pk").values_list("round_id", "solved", "speed", "quality", "channel", "created_at", "taken_by_id")),
+        "calls": list(ReturnVisitAttempt.objects.order_by("pk").values_list("round_id", "number", "at", "reached", "by_id")),
     }
 
 
@@ -170,6 +175,104 @@ def test_resolved_sensitive_cases_are_followed_up_for_safety(bench):
         else:
             assert follow_up.ended_by_id and follow_up.end_reason and follow_up.next_check_at is None
             assert case.closed_at is None or case.closed_at > follow_up.ended_at
+
+
+def test_resolved_cases_are_rated_as_the_ratings_services_would_have_written(bench):
+    """One round per resolved case, most rated (online first, then by phone), a few unreachable, recent ones open.
+
+    The ratings invariants themselves are in ``invariants.problems`` (checked above); here: the
+    proportions the generator documents, and the sweep at the end of the history finding nothing.
+    """
+    resolved = dict(Case.objects.filter(resolved_at__isnull=False).values_list("pk", "resolved_at"))
+    rounds = list(RatingRound.objects.all())
+    assert {r.case_id for r in rounds} == set(resolved) and len(rounds) == len(resolved) > 40
+    wait = ratings.rating_wait()
+    for round_ in rounds:
+        assert round_.number == 1 and round_.opened_at == resolved[round_.case_id] and round_.rating_due_at == round_.opened_at + wait
+        if round_.status == RoundStatus.OPEN and round_.return_visit_since is None:
+            # Not yet due: only a round resolved within the wait is still untouched.
+            assert round_.rating_due_at > UNTIL and round_.next_check_at == round_.rating_due_at
+    # Of the rounds whose story is over (resolved more than a month before the end): the documented shares.
+    settled = [r for r in rounds if r.opened_at < UNTIL - datetime.timedelta(days=30)]
+    assert len(settled) > 30
+    statuses = Counter(r.status for r in settled)
+    assert statuses[RoundStatus.OPEN] == 0
+    assert statuses[RoundStatus.RATED] / len(settled) > 0.85 and 0 < statuses[RoundStatus.UNREACHABLE] / len(settled) < 0.15
+    channels = Counter(Rating.objects.filter(round__in=settled).values_list("channel", flat=True))
+    assert 0.5 < channels[RatingChannel.PUBLIC] / len(settled) < 0.8 and 0.15 < channels[RatingChannel.PHONE] / len(settled) < 0.45
+    all_ratings = list(Rating.objects.all())
+    unsatisfied = [r for r in all_ratings if r.needs_return_visit]
+    assert 0 < len(unsatisfied) / len(all_ratings) < 0.2
+    assert sum(r.speed >= 4 and r.quality >= 4 for r in all_ratings) / len(all_ratings) > 0.7
+    # Phone ratings are taken by a return-visit officer of the city federation, which handles none of the cases.
+    officers = {m.user_id: m.unit_id for m in Membership.objects.filter(role=Role.RETURN_VISIT_OFFICER)}
+    assert len(officers) == 1
+    for rating in all_ratings:
+        assert (rating.taken_by_id is None) == (rating.channel == RatingChannel.PUBLIC)
+        if rating.taken_by_id is not None:
+            assert officers[rating.taken_by_id] == rating.taken_by_unit_id
+    assert not WorkOrder.objects.filter(unit_id__in=officers.values()).exists()
+    assert ReturnVisitAttempt.objects.filter(reached=False).exists() and ReturnVisitAttempt.objects.filter(reached=True).exists()
+    # An unreachable round closes its case at the last call, unless it was closed already or is held open for her safety.
+    follow_ups = {f.case_id: f for f in SafetyFollowUp.objects.all()}
+    for round_ in RatingRound.objects.filter(status=RoundStatus.UNREACHABLE).select_related("case"):
+        case, at = round_.case, round_.closed_at
+        closing = CaseEvent.objects.filter(case=case, kind="closed", data__reason="unreachable")
+        held = CaseEvent.objects.filter(case=case, kind="return_visit", at=at, data={})
+        follow_up = follow_ups.get(case.pk)
+        if case.closed_at is not None and case.closed_at < at:
+            assert not closing.exists() and not held.exists()
+        elif follow_up is not None and (follow_up.ended_at is None or follow_up.ended_at > at):
+            assert held.count() == 1 and not closing.exists()
+        else:
+            assert case.status == "closed" and case.closed_at == at and closing.get().at == at
+    # The sweep run at the end of the generated history finds no round it has not already queued.
+    before = (CaseEvent.objects.count(), list(RatingRound.objects.order_by("pk").values_list("version", "return_visit_since")))
+    report = ratings.sweep(now=UNTIL)
+    assert (report.rounds, report.queued, report.failed) == (0, 0, 0)
+    assert (CaseEvent.objects.count(), list(RatingRound.objects.order_by("pk").values_list("version", "return_visit_since"))) == before
+
+
+def test_the_rating_invariants_see_what_the_services_never_write(bench):
+    """The checks the generated ratings pass would catch a rated round reopened, a gap in the rounds, a lost call, a rating unlike its event."""
+    rated = RatingRound.objects.filter(status=RoundStatus.RATED).order_by("pk").first()
+    unreachable = RatingRound.objects.filter(status=RoundStatus.UNREACHABLE).order_by("pk").first()
+    assert rated is not None and unreachable is not None
+    RatingRound.objects.filter(pk=rated.pk).update(status=RoundStatus.OPEN)
+    CaseEvent.objects.filter(case_id=unreachable.case_id, kind="return_visit", data__attempt=1).delete()
+    ReturnVisitAttempt.objects.filter(round=unreachable, number=1).delete()
+    RatingRound.objects.create(case_id=unreachable.case_id, number=3, opened_at=UNTIL, rating_due_at=UNTIL, next_check_at=UNTIL)
+    found = "\n".join(invariants.problems([rated.case_id, unreachable.case_id]))
+    assert f"case {rated.case_id}: round {rated.number} is open with 1 rating(s)" in found
+    assert f"case {unreachable.case_id}: rating rounds [1, 3] are not numbered" in found
+    assert f"case {unreachable.case_id}: 2 rating rounds but 1 resolutions" in found
+    assert f"case {unreachable.case_id}: round 1: calls [2, 3] are not numbered" in found
+    Rating.objects.filter(case_id=rated.case_id).update(speed=1)
+    assert "RATED events" in "\n".join(invariants.problems([rated.case_id]))
+
+
+def test_the_ratings_services_go_on_from_the_generated_data(db):
+    """Rounds left waiting are rated online, queued by the sweep when due and called by the generated officer.
+
+    A year of cases, so that some were resolved within the rating wait before the end.
+    """
+    generate(cases=300, seed=7, shape=TINY, years=1, until=UNTIL, chunk=64, progress=False)
+    officer = Membership.objects.select_related("user").get(role=Role.RETURN_VISIT_OFFICER).user
+    waiting = list(RatingRound.objects.filter(status=RoundStatus.OPEN, return_visit_since__isnull=True).select_related("case").order_by("pk"))
+    queued = set(RatingRound.objects.awaiting_return_visit().values_list("pk", flat=True))
+    assert len(waiting) >= 2 and queued
+    assert set(ratings.return_visit_queue(officer).values_list("pk", flat=True)) == queued
+    ratings.submit_public_rating(case=waiting[0].case, solved="partly", speed=4, quality=4)
+    report = ratings.sweep(now=UNTIL + ratings.rating_wait())
+    assert (report.queued, report.failed) == (len(waiting) - 1, 0)
+    in_queue = list(ratings.return_visit_queue(officer))
+    assert {r.pk for r in in_queue} == queued | {r.pk for r in waiting[1:]}
+    for round_ in in_queue[:3]:
+        rating = ratings.RatingInput(solved="yes", speed=5, quality=4, comment="") if round_.status == RoundStatus.OPEN else None
+        attempt = ratings.record_return_visit(round_=round_, by=officer, reached=True, rating=rating)
+        assert attempt.number == round_.attempts.count()
+        assert RatingRound.objects.get(pk=round_.pk).return_visit_done_at is not None
+    assert invariants.problems() == []
 
 
 def test_statuses_spread_over_the_life_cycle(bench):

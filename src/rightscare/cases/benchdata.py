@@ -10,8 +10,8 @@ Writes, deterministically for a seed and an end date:
 * **units**: a women's federation at every level, a neighbourhood committee in every
   community, departments in every district (human resources, public security, civil
   affairs, education, justice, health, a hospital) and a labour-inspection team in every
-  street; **users** with memberships (operators, dispatchers, handlers, a supervisor),
-  all without a usable password;
+  street; **users** with memberships (operators, dispatchers, handlers, a supervisor, a
+  return-visit officer in every city federation), all without a usable password;
 * **people** with names drawn from the distribution of Chinese surnames and common given
   names, valid ID numbers (:func:`rightscare.core.identity.build_id_number`: a real
   birth-place code checked for the birth year, the check digit computed), mobile
@@ -39,7 +39,16 @@ Writes, deterministically for a seed and an end date:
   follow-ups of resolved domestic-violence and child-protection cases (an open one keeps its
   case from closing). Simplified: progress notes do not restart the update clock (it
   restarts at the first contact and at a send-back), and the sweep's warnings and reminders
-  about work finished before ``until`` are not replayed.
+  about work finished before ``until`` are not replayed;
+* what the **ratings** app would have written (:mod:`.benchratings`, whose docstring gives the
+  proportions): a rating round opened at every resolution; most rated by the petitioner on the
+  tracking page within a few days (about two thirds), the others queued by the sweep after
+  ``RATING_WAIT_DAYS`` and rated by phone by the city's return-visit officer (with the calls that
+  did not reach her), a few closed as unreachable (and their case with them, unless closed already
+  or under safety follow-up); 8 % of the ratings unsatisfied or "not solved", followed by a
+  return visit; recent rounds open or queued at ``until`` as the sweep leaves them (running
+  ``ratings.sweep`` at ``until`` queues nothing). No rework (重办) is generated: every case has at
+  most one round.
 
 Rows get their ids from the generator (one ``max(id)`` per table at the start, the
 sequences set afterwards), so nothing is read back while loading. On PostgreSQL the
@@ -91,10 +100,12 @@ from rightscare.intake.models import Contact
 from rightscare.org.divisions import CodeScheme, RegionLevel
 from rightscare.org.models import Membership, Region, Unit, UnitKind, User
 from rightscare.org.roles import Role
+from rightscare.ratings.models import Rating, RatingRound, ReturnVisitAttempt
 from rightscare.registry.models import Person, PersonPhone, SafeContact
 from rightscare.supervision.models import Chase, ClockPause, Extension, SafetyFollowUp, WorkOrderClock
 
 from .benchclocks import BenchSupervision
+from .benchratings import BenchRatings
 from .models import WorkOrder
 
 #: Province part of every synthetic code: 90, 91, … (no real province code starts with 9).
@@ -296,6 +307,9 @@ class _Writer:
         Extension,
         Chase,
         SafetyFollowUp,
+        RatingRound,
+        Rating,
+        ReturnVisitAttempt,
         CaseEvent,
         CaseNumberSequence,
     )
@@ -575,6 +589,7 @@ class BenchData:
             self._require_empty()
             self._reference_data()
             self._organisation()
+            self.ratings = BenchRatings(self, self.seed)  # writes the return-visit officers
             self.writer.flush()
             self.supervision = BenchSupervision(self, self.seed)
         plan = self._plan(cases)
@@ -686,16 +701,18 @@ class BenchData:
         self.unit_level[pk] = region["level"]
         return unit
 
-    def _user(self, unit: _Unit, role: str, number: int = 1) -> int:
+    def _user(self, unit: _Unit, role: str, number: int = 1, *, full_name: str | None = None) -> int:
         pk = self.ids(User)
-        female = self.rng.random() < 0.7
+        if full_name is None:
+            female = self.rng.random() < 0.7
+            full_name = self._name(female)
         at = self.until - datetime.timedelta(days=365 * self.years + 30)
         self.writer.add(
             User,
             {
                 "id": pk,
                 "username": f"bench-{unit.pk}-{role}-{number}",
-                "full_name": self._name(female),
+                "full_name": full_name,
                 "password": "!bench",  # unusable: nobody logs in as a generated user
                 "is_active": True,
                 "is_staff": False,
@@ -1263,10 +1280,17 @@ class BenchData:
             self.supervision.work_order(order, case, event)
         if resolved_at is not None:
             closed_at: datetime.datetime | None = resolved_at + datetime.timedelta(days=rng.uniform(1, 10))
-            if category in self.dv_category or category in self.child_category:
+            followed_up = category in self.dv_category or category in self.child_category
+            ended_at = None
+            if followed_up:
                 # Domestic violence, child protection: followed up for her safety; closed only once that ends.
                 ended_at = self.supervision.follow_up(case, registering, resolved_at, event)
                 closed_at = None if ended_at is None or closed_at is None else max(closed_at, ended_at + datetime.timedelta(hours=2))
+            # The rating round opened at the resolution; a petitioner never reached closes the case first.
+            assert district.city is not None
+            closed_at = self.ratings.case_resolved(
+                case, district.city.federation.pk, resolved_at, closes_at=closed_at, followed_up=followed_up, follow_up_ends=ended_at, event=event
+            )
             if closed_at is not None and closed_at <= until:
                 event(closed_at, "closed", actor_id=dispatcher, unit_id=registering.pk, public_text=self.texts["closed"], visibility="public")
                 case.update(status="closed", closed_at=closed_at, updated_at=closed_at, version=case["version"] + 1)

@@ -14,7 +14,7 @@ from rightscare.cases.benchdata import DEFAULT_CHUNK, BenchDataError, Shape, gen
 class Command(BaseCommand):
     help = (
         "Fill an empty database with synthetic regions (codes in the unused provinces 90–99, scheme 'other'), units, users, "
-        "people and cases with their work orders and timelines, deterministically for a seed. Never on a production database."
+        "people and cases with their work orders, timelines, clocks and ratings, deterministically for a seed. Never on a production database."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:

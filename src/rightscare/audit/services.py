@@ -17,7 +17,7 @@ from django.utils import timezone, translation
 
 from rightscare.audit.chain import GENESIS, hash_entry, make_anchor, write_anchor
 from rightscare.audit.keys import AuditKeyRing, audit_keys
-from rightscare.audit.models import AuditAction, AuditChainHead, AuditEntry
+from rightscare.audit.models import AppendOnlyError, AuditAction, AuditChainHead, AuditEntry
 from rightscare.core.barriers import barrier
 
 logger = logging.getLogger(__name__)
@@ -83,6 +83,38 @@ def record(
     directly for things that are not rows. Call it inside the transaction of the
     change, so the entry exists exactly when the change does.
     """
+    entry = new_entry(
+        actor=actor,
+        action=action,
+        event=event,
+        obj=obj,
+        object_type=object_type,
+        object_id=object_id,
+        object_label=object_label,
+        unit=unit,
+        changes=changes,
+        reason=reason,
+        ip_address=ip_address,
+    )
+    entry.save(force_insert=True)
+    return entry
+
+
+def new_entry(
+    *,
+    actor: Any,
+    action: str,
+    event: str = "",
+    obj: Any = None,
+    object_type: str = "",
+    object_id: str | int = "",
+    object_label: str = "",
+    unit: Any = None,
+    changes: dict[str, Any] | None = None,
+    reason: str = "",
+    ip_address: str = "",
+) -> AuditEntry:
+    """The entry :func:`record` would append, not written yet: for :func:`record_many`."""
     if action not in AuditAction.values:
         raise ValueError(f"unknown audit action {action!r}")
     actor_id, actor_label = _actor(actor)
@@ -90,7 +122,7 @@ def record(
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or obj.pk
         object_label = object_label or _label(obj)
-    return AuditEntry.objects.create(
+    return AuditEntry(
         actor_id=actor_id,
         actor_label=actor_label,
         unit_id=unit.pk if unit is not None else None,
@@ -104,6 +136,17 @@ def record(
         reason=reason,
         ip_address=ip_address[:45],
     )
+
+
+def record_many(entries: list[AuditEntry]) -> list[AuditEntry]:
+    """Append entries made by :func:`new_entry` with one ``INSERT``, inside the caller's transaction.
+
+    New rows only, unsealed, like :func:`record`'s: the sealer numbers them later in id order
+    (their order in ``entries``).
+    """
+    if any(entry.pk is not None or entry.chain_no is not None for entry in entries):
+        raise AppendOnlyError("only new, unsealed audit entries can be appended")
+    return AuditEntry.objects.bulk_create(entries)
 
 
 def record_read(*, actor: Any, obj: Any, unit: Any = None, reason: str = "", fields: tuple[str, ...] = ()) -> AuditEntry:

@@ -152,13 +152,38 @@ def queue_message(
     ``guard_data``; ``forbidden_words`` may not appear in the text
     (:func:`render_message`; :class:`RevealingText` when they cannot be avoided).
     """
+    to_address = to_address.strip()
+    sender = _checked_sender(event=event, channel=channel, to_user=to_user, to_address=to_address, guard=guard)
+    language = language_or_default(language)
+    subject, body = render_message(event=EVENTS[event], channel=channel, language=language, context=context, forbidden_words=forbidden_words)
+    message = _message(
+        sender,
+        event=event,
+        channel=channel,
+        language=language,
+        to_user=to_user,
+        to_address=to_address,
+        subject=subject,
+        body=body,
+        not_before=not_before,
+        sender_name=sender_name,
+        guard=guard,
+        guard_data=guard_data,
+    )
+    message.save()
+    if not sender.delivers_on_queue:
+        _trigger_sending_on_commit()
+    return message
+
+
+def _checked_sender(*, event: str, channel: str, to_user: Any, to_address: str, guard: str) -> Any:
+    """The sender of ``channel``, once the message is known to be one it can send (else ``ValueError``)."""
     if event not in EVENTS:
         raise ValueError(f"unknown event {event!r}")
     available = senders()
     if channel not in available:
         raise ValueError(f"unknown channel {channel!r}")
     sender = available[channel]
-    to_address = to_address.strip()
     if to_user is None and not to_address:
         raise ValueError("a message needs a recipient")
     if to_address and not sender.reaches_addresses:
@@ -167,8 +192,24 @@ def queue_message(
         raise ValueError(f"the {channel} channel cannot reach a user")
     if guard and sender.delivers_on_queue:
         raise ValueError(f"the {channel} channel delivers when queued: nothing could check before sending")
-    language = language_or_default(language)
-    subject, body = render_message(event=EVENTS[event], channel=channel, language=language, context=context, forbidden_words=forbidden_words)
+    return sender
+
+
+def _message(
+    sender: Any,
+    *,
+    event: str,
+    channel: str,
+    language: str,
+    to_user: Any,
+    to_address: str,
+    subject: str,
+    body: str,
+    not_before: datetime | None = None,
+    sender_name: str = "",
+    guard: str = "",
+    guard_data: Mapping[str, Any] | None = None,
+) -> Message:
     now = timezone.now()
     message = Message(
         event=event,
@@ -185,10 +226,38 @@ def queue_message(
     )
     if sender.delivers_on_queue:
         message.status, message.attempts, message.sent_at = MessageStatus.SENT, 1, now
-    message.save()
-    if not sender.delivers_on_queue:
-        _trigger_sending_on_commit()
     return message
+
+
+def messages_to_users(*, event: str, to_users: Collection[Any], channel: str, context: Mapping[str, Any]) -> list[Message]:
+    """Unsaved messages of ``event`` to each of ``to_users`` in the installation's language, for :func:`queue_messages`.
+
+    What :func:`queue_message` would write for each of them (the same checks, the same text),
+    with the text rendered once: every one of them reads the installation's language. For a
+    step that tells many people at once (the deadline sweep writes a batch's messages with
+    one ``INSERT``).
+    """
+    if not to_users:
+        return []
+    if any(user is None for user in to_users):
+        raise ValueError("a message needs a recipient")
+    sender = _checked_sender(event=event, channel=channel, to_user=next(iter(to_users)), to_address="", guard="")
+    language = language_or_default(None)
+    subject, body = render_message(event=EVENTS[event], channel=channel, language=language, context=context)
+    return [_message(sender, event=event, channel=channel, language=language, to_user=user, to_address="", subject=subject, body=body) for user in to_users]
+
+
+def queue_messages(messages: list[Message]) -> list[Message]:
+    """Write messages made by :func:`messages_to_users` with one ``INSERT`` (inside the caller's transaction), as :func:`queue_message` writes one.
+
+    The sender task is triggered once the transaction commits, when any of them waits for it.
+    """
+    if not messages:
+        return messages
+    Message.objects.bulk_create(messages)
+    if any(message.status == MessageStatus.PENDING for message in messages):
+        _trigger_sending_on_commit()
+    return messages
 
 
 def _trigger_sending_on_commit() -> None:

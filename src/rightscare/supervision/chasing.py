@@ -13,6 +13,7 @@ in the inboxes concerned, all in one transaction.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -22,10 +23,10 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from rightscare.audit.models import AuditAction
-from rightscare.audit.services import record
+from rightscare.audit.models import AuditAction, AuditEntry
+from rightscare.audit.services import new_entry, record
 from rightscare.cases.events import record_event, system_text
-from rightscare.cases.models import EventKind, Visibility, WorkOrder, WorkOrderStatus
+from rightscare.cases.models import CaseEvent, EventKind, Visibility, WorkOrder, WorkOrderStatus
 from rightscare.core.errors import Conflict
 from rightscare.org import access
 from rightscare.org.divisions import RegionLevel
@@ -58,6 +59,20 @@ def parent_unit(work_order: WorkOrder) -> Unit:
     if work_order.sent_by_unit_id != unit.pk:
         return Unit.objects.select_related("region").get(pk=work_order.sent_by_unit_id)
     return unit
+
+
+def parent_units(work_orders: Iterable[WorkOrder]) -> dict[int, Unit]:
+    """:func:`parent_unit` of each work order, by the work order's id: the units read in one query."""
+    orders = list(work_orders)
+    wanted: dict[int, int] = {}
+    for order in orders:
+        unit = order.unit
+        if unit.parent_id is not None:
+            wanted[order.pk] = unit.parent_id
+        elif order.sent_by_unit_id != unit.pk:
+            wanted[order.pk] = order.sent_by_unit_id
+    units = Unit.objects.select_related("region").in_bulk(set(wanted.values())) if wanted else {}
+    return {order.pk: units[wanted[order.pk]] if order.pk in wanted else order.unit for order in orders}
 
 
 def city_unit(unit: Unit) -> Unit:
@@ -126,13 +141,46 @@ def open_chase(
     ``by`` None makes it an automatic chase (the sweep's), tied to ``clock`` and the due time
     it missed. The caller queues the messages (they differ per step).
     """
-    at = at or timezone.now()
-    chase = Chase.objects.create(
+    chase = new_chase(
         work_order=work_order,
         level=level,
         by_unit=by_unit,
         by=by,
+        comment=comment,
+        needs_answer=needs_answer,
+        clock=clock,
+        escalate_at=escalate_at,
         at=at,
+    )
+    chase.save(force_insert=True)
+    chase_event(chase, extra).save(force_insert=True)
+    chase_audit_entry(chase, extra).save(force_insert=True)
+    return chase
+
+
+def new_chase(
+    *,
+    work_order: WorkOrder,
+    level: str,
+    by_unit: Unit,
+    by: Any = None,
+    comment: str = "",
+    needs_answer: bool = False,
+    clock: WorkOrderClock | None = None,
+    escalate_at: datetime | None = None,
+    at: datetime | None = None,
+) -> Chase:
+    """The chase :func:`open_chase` writes, not written yet (the sweep writes a batch's chases with one ``INSERT``).
+
+    Once it is written, :func:`chase_event` and :func:`chase_audit_entry` are its timeline
+    event and audit entry, to be written in the same transaction.
+    """
+    return Chase(
+        work_order=work_order,
+        level=level,
+        by_unit=by_unit,
+        by=by,
+        at=at or timezone.now(),
         comment=comment,
         needs_answer=needs_answer,
         automatic=by is None,
@@ -140,34 +188,44 @@ def open_chase(
         clock_due_at=clock.due_at if clock is not None else None,
         escalate_at=escalate_at,
     )
-    record_event(
-        case=work_order.case,
+
+
+def chase_event(chase: Chase, extra: dict[str, Any] | None = None) -> CaseEvent:
+    """The timeline event of a written chase (kind ``chased``, for the handling units), not written yet: as ``record_event`` makes it."""
+    by = chase.by
+    return CaseEvent(
+        case=chase.work_order.case,
         kind=EventKind.CHASED,
-        actor=by,
-        unit=by_unit,
-        work_order=work_order,
+        actor=by if getattr(by, "is_authenticated", False) else None,
+        unit=chase.by_unit,
+        work_order=chase.work_order,
         text=system_text(lambda: chase_text(chase)),
+        public_text="",
         visibility=Visibility.HANDLING,
-        data={"supervision": "chase", "chase": chase.pk, "level": level, "automatic": by is None, **(extra or {})},
+        data={"supervision": "chase", "chase": chase.pk, "level": chase.level, "automatic": by is None, **(extra or {})},
     )
-    record(
+
+
+def chase_audit_entry(chase: Chase, extra: dict[str, Any] | None = None) -> AuditEntry:
+    """The audit entry of a written chase, not written yet (``audit.services.record_many`` or ``save``)."""
+    clock, by = chase.clock, chase.by
+    return new_entry(
         actor=by,
         action=AuditAction.CREATE,
-        event=f"supervision.{level}",
+        event=f"supervision.{chase.level}",
         obj=chase,
-        unit=by_unit,
+        unit=chase.by_unit,
         changes={
-            "work_order": work_order.pk,
-            "level": level,
+            "work_order": chase.work_order_id,
+            "level": chase.level,
             "automatic": by is None,
-            "needs_answer": needs_answer,
+            "needs_answer": chase.needs_answer,
             "clock": clock.kind if clock is not None else None,
             "clock_due_at": clock.due_at.isoformat() if clock is not None else None,
             **(extra or {}),
         },
-        reason=comment,
+        reason=chase.comment,
     )
-    return chase
 
 
 # --- a supervisor's reminder ------------------------------------------------------------------------

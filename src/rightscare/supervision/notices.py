@@ -8,6 +8,7 @@ the message-template pages.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -15,7 +16,8 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from rightscare.notifications.events import Event, register_event
-from rightscare.notifications.services import queue_message
+from rightscare.notifications.models import Message
+from rightscare.notifications.services import messages_to_users, queue_message
 from rightscare.org.models import Membership, Unit, User
 from rightscare.org.roles import CAPABILITIES, Capability
 
@@ -165,12 +167,16 @@ HANDLING_CAPABILITIES = (Capability.HANDLE_WORK_ORDERS, Capability.DISPATCH_CASE
 SUPERVISING_CAPABILITIES = (Capability.SUPERVISE, Capability.DISPATCH_CASES)
 
 
+def _roles_with(capabilities: Iterable[Capability]) -> list[str]:
+    wanted = set(capabilities)
+    return [role for role, granted in CAPABILITIES.items() if granted & wanted]
+
+
 def members_with(unit: Unit | None, capabilities: Iterable[Capability]) -> list[User]:
     """The active users holding, in ``unit``, a role that carries one of ``capabilities`` (ordered by id)."""
     if unit is None:
         return []
-    wanted = set(capabilities)
-    roles = [role for role, granted in CAPABILITIES.items() if granted & wanted]
+    roles = _roles_with(capabilities)
     memberships = Membership.objects.active().filter(unit=unit, role__in=roles, user__is_active=True).select_related("user").order_by("user_id")
     users: dict[int, User] = {}
     for membership in memberships:
@@ -187,3 +193,48 @@ def send(event: Event, recipients: Iterable[User], context: Mapping[str, Any]) -
         sent.add(user.pk)
         queue_message(event=event.code, to_user=user, channel="inbox", context=context)
     return len(sent)
+
+
+class Members:
+    """:func:`members_with` for many units at once: their memberships are read in one query.
+
+    For a batch of the deadline sweep, which tells the staff of a hundred units: ``units``
+    and the union of the ``capabilities`` that will be asked for are given up front; asking
+    for another unit or capability is a programming error (``LookupError``).
+    """
+
+    def __init__(self, units: Iterable[Unit | None], capabilities: Iterable[Capability]) -> None:
+        self.capabilities = frozenset(capabilities)
+        self.unit_ids = {unit.pk for unit in units if unit is not None}
+        self._memberships: dict[int, list[Membership]] = defaultdict(list)
+        if self.unit_ids:
+            memberships = (
+                Membership.objects.active()
+                .filter(unit__in=self.unit_ids, role__in=_roles_with(self.capabilities), user__is_active=True)
+                .select_related("user")
+                .order_by("user_id")
+            )
+            for membership in memberships:
+                self._memberships[membership.unit_id].append(membership)
+
+    def with_(self, unit: Unit | None, capabilities: Iterable[Capability]) -> list[User]:
+        """What ``members_with(unit, capabilities)`` returns, without a query."""
+        if unit is None:
+            return []
+        wanted = set(capabilities)
+        if unit.pk not in self.unit_ids or not wanted <= self.capabilities:
+            raise LookupError(f"the members of unit {unit.pk} with {sorted(wanted)} were not read")
+        roles = set(_roles_with(wanted))
+        users: dict[int, User] = {}
+        for membership in self._memberships[unit.pk]:
+            if membership.role in roles:
+                users.setdefault(membership.user_id, membership.user)
+        return list(users.values())
+
+
+def messages(event: Event, recipients: Iterable[User], context: Mapping[str, Any]) -> list[Message]:
+    """The messages :func:`send` would queue (once per person), not written yet: for ``notifications.services.queue_messages``."""
+    unique: dict[int, User] = {}
+    for user in recipients:
+        unique.setdefault(user.pk, user)
+    return messages_to_users(event=event.code, to_users=list(unique.values()), channel="inbox", context=context)

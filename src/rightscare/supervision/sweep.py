@@ -18,6 +18,15 @@ The worker's scheduler runs :func:`sweep` every ``SUPERVISION_SWEEP_SECONDS`` (j
 
 Each step writes a timeline event on the case, an audit entry and its inbox messages.
 
+**A batch at a time.** The clocks of a claimed batch are worked a table at a time
+(:func:`_check_clocks`): their work orders, the reminders already sent, the parent units, the
+working calendars and the members to tell are read with one query each, and the chases,
+timeline events, audit entries (unsealed, like every writer's: the sealer chains them later in
+id order) and messages are written with one ``INSERT`` each and the clocks with one ``UPDATE``
+— what the clocks one after the other wrote, in the same order. Should the batch fail, it rolls
+back to its savepoint and its clocks are done one at a time, each in its own savepoint (see
+:func:`_check_clock_batch`). Due chases and safety reviews, a handful per run, go one at a time.
+
 **Exactly once.** A batch of due rows is claimed with ``SELECT … FOR UPDATE SKIP LOCKED``
 (PostgreSQL; concurrent sweeps take different rows) or under SQLite's write lock, and
 everything the steps write — the clock's ``warned_*`` and ``due_notified_at`` stamps and its
@@ -29,31 +38,38 @@ nothing due. The chases' unique constraints back this up.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import connection, models, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from rightscare.audit.models import AuditAction
-from rightscare.audit.services import record
+from rightscare.audit.models import AuditAction, AuditEntry
+from rightscare.audit.services import new_entry, record, record_many
 from rightscare.cases.deadlines import calendar_for
 from rightscare.cases.events import record_event, system_text
-from rightscare.cases.models import EventKind, Urgency, Visibility, WorkOrder
+from rightscare.cases.models import CaseEvent, EventKind, Urgency, Visibility, WorkOrder
 from rightscare.cases.selectors import emergency_route
 from rightscare.core import leasing, memo, workcalendar
 from rightscare.core.barriers import barrier
+from rightscare.notifications.models import Message
+from rightscare.notifications.services import queue_messages
+from rightscare.org.models import Unit
 from rightscare.supervision import chasing, clocks, notices, safety
 from rightscare.supervision.models import Chase, ChaseLevel, ClockKind, SafetyFollowUp, WorkOrderClock
 
 logger = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=models.Model)
+T = TypeVar("T")
 
 #: A paused clock that was already overdue is looked at again after this long (a pause stops the chain).
 PAUSED_RECHECK = timedelta(hours=1)
@@ -83,19 +99,24 @@ def _thresholds() -> tuple[int, int]:
     return int(settings.SUPERVISION_AFTER_WORKING_DAYS), int(settings.SUPERVISION_LISTED_AFTER_WORKING_DAYS)
 
 
+#: What handles a claimed batch: its rows, ``now``, the ids of rows that failed this run (to add to), the report.
+BatchStep = Callable[[list[M], datetime, set[int], SweepReport], None]
+
+
 def sweep(*, now: datetime | None = None, batch_size: int | None = None, max_batches: int = 100) -> SweepReport:
     """Act on every clock and chase that is due at ``now``, a batch (``SUPERVISION_SWEEP_BATCH``) per transaction.
 
     Safe to run twice and in several workers at once (see the module docstring). A row whose
     step fails is logged, left as it was (its savepoint rolls back) and skipped for the rest
-    of the run, so one bad row cannot hold up the others; the next run tries it again.
+    of the run, so one bad row cannot hold up the others; the next run tries it again. (A
+    batch of clocks is first tried whole; only when that fails is each clock tried alone.)
     """
     now = now or timezone.now()
     size = int(batch_size or settings.SUPERVISION_SWEEP_BATCH)
     report = SweepReport()
-    _run_batches(due_clocks(now), CLOCK_ORDER_BY, _check_clock, now=now, size=size, limit=max_batches, report=report)
-    _run_batches(due_chases(now), CHASE_ORDER_BY, _consider_escalation, now=now, size=size, limit=max_batches, report=report)
-    _run_batches(due_safety_reviews(now), SAFETY_ORDER_BY, _check_safety, now=now, size=size, limit=max_batches, report=report)
+    _run_batches(due_clocks(now), CLOCK_ORDER_BY, _check_clock_batch, now=now, size=size, limit=max_batches, report=report)
+    _run_batches(due_chases(now), CHASE_ORDER_BY, _one_by_one(_consider_escalation), now=now, size=size, limit=max_batches, report=report)
+    _run_batches(due_safety_reviews(now), SAFETY_ORDER_BY, _one_by_one(_check_safety), now=now, size=size, limit=max_batches, report=report)
     return report
 
 
@@ -123,7 +144,7 @@ def due_chases(now: datetime) -> models.QuerySet[Chase]:
 def _run_batches(
     due: models.QuerySet[M],
     order: tuple[str, ...],
-    step: Callable[[M, datetime, SweepReport], None],
+    handle: BatchStep[M],
     *,
     now: datetime,
     size: int,
@@ -132,7 +153,7 @@ def _run_batches(
 ) -> None:
     failed: set[int] = set()
     for _batch in range(limit):
-        handled = _run_batch(due, order, step, now=now, size=size, failed=failed, report=report)
+        handled = _run_batch(due, order, handle, now=now, size=size, failed=failed, report=report)
         if handled < size:
             return
 
@@ -153,7 +174,7 @@ def claim_query(due: models.QuerySet[M], order: tuple[str, ...], size: int, fail
 def _run_batch(
     due: models.QuerySet[M],
     order: tuple[str, ...],
-    step: Callable[[M, datetime, SweepReport], None],
+    handle: BatchStep[M],
     *,
     now: datetime,
     size: int,
@@ -168,15 +189,28 @@ def _run_batch(
         barrier(CLAIMED_BARRIER)
         # The batch's rows share a few regions' calendars and a few messages' wordings: read once each.
         with memo.one_read_each():
-            for row in claimed:
-                try:
-                    with transaction.atomic():
-                        step(row, now, report)
-                except Exception:
-                    logger.exception("deadline sweep: %s %s failed; it is tried again on the next run", row._meta.label, row.pk)
-                    failed.add(int(row.pk))
-                    report.failed += 1
+            handle(claimed, now, failed, report)
     return len(claimed)
+
+
+def _one_by_one(step: Callable[[M, datetime, SweepReport], None]) -> BatchStep[M]:
+    """A batch handled a row at a time, each row in its own savepoint.
+
+    A row whose step fails is logged, rolled back to its savepoint, counted as failed and
+    left out of the rest of the run; the other rows of the batch go on.
+    """
+
+    def handle(rows: list[M], now: datetime, failed: set[int], report: SweepReport) -> None:
+        for row in rows:
+            try:
+                with transaction.atomic():
+                    step(row, now, report)
+            except Exception:
+                logger.exception("deadline sweep: %s %s failed; it is tried again on the next run", row._meta.label, row.pk)
+                failed.add(int(row.pk))
+                report.failed += 1
+
+    return handle
 
 
 # --- clocks: 50 %, 80 %, due ----------------------------------------------------------------------------
@@ -186,54 +220,278 @@ def _work_order(pk: int) -> WorkOrder:
     return WorkOrder.objects.select_related("case", "unit__region", "sent_by_unit").get(pk=pk)
 
 
-def _check_clock(clock: WorkOrderClock, now: datetime, report: SweepReport) -> None:
-    """The step a claimed clock is due for: the deadline, else the 80 % warning, else the 50 % one."""
-    report.clocks += 1
-    fields = ["next_check_at"]
-    if clock.stopped_at is None and clock.paused_at is None:
-        order = _work_order(clock.work_order_id)
-        if clock.due_notified_at is None and clock.due_at <= now:
-            # Warnings the deadline overtook are not sent any more.
-            clock.warned_half_at = clock.warned_half_at or (now if clock.half_at is not None else None)
-            clock.warned_late_at = clock.warned_late_at or (now if clock.late_at is not None else None)
-            clock.due_notified_at, clock.breached = now, True
-            fields += ["warned_half_at", "warned_late_at", "due_notified_at", "breached"]
-            _deadline_missed(clock, order, now, report)
-        elif clock.warned_late_at is None and clock.late_at is not None and clock.late_at <= now:
-            clock.warned_half_at = clock.warned_half_at or now
-            clock.warned_late_at = now
-            fields += ["warned_half_at", "warned_late_at"]
-            _warn(clock, order, 80, now, report)
-        elif clock.warned_half_at is None and clock.half_at is not None and clock.half_at <= now:
-            clock.warned_half_at = now
-            fields += ["warned_half_at"]
-            _warn(clock, order, 50, now, report)
-    clock.next_check_at = clocks.next_check(clock)
-    clock.save(update_fields=fields)
+#: The clock's columns a step writes (with one ``UPDATE`` for the whole batch).
+CLOCK_FIELDS = ("next_check_at", "warned_half_at", "warned_late_at", "due_notified_at", "breached")
+
+#: What the steps never read of a work order and its case: long texts, the case's address (decrypted when read).
+UNREAD = (
+    "instructions",
+    "result",
+    "review_comment",
+    "return_reason",
+    "case__summary",
+    "case__address",
+    "case__reply",
+    "case__not_accepted_reason",
+)
+
+#: The step of a clock whose deadline passed (the others are the warning's share, 50 or 80).
+DEADLINE = "deadline"
+
+
+def _check_clock_batch(rows: list[WorkOrderClock], now: datetime, failed: set[int], report: SweepReport) -> None:
+    """The steps of a batch of claimed clocks: all at once, or one at a time when that fails.
+
+    The whole batch is first tried in one savepoint (:func:`_check_clocks`: a constant number
+    of statements whatever the batch's size). Should anything in it fail, that savepoint rolls
+    back, the clocks are read again as they were claimed, and each is tried on its own in its
+    own savepoint, exactly as the batch would have done it: the row that fails is logged,
+    counted as failed and left for the next run, and the others are written. The report
+    counts what was written, never a batch attempt that rolled back.
+    """
+    if len(rows) > 1:
+        error = _counted_unless_it_fails(partial(_check_clocks, rows, now), report)
+        if error is None:
+            return
+        logger.warning("deadline sweep: a batch of %d clocks failed; trying them one at a time", len(rows), exc_info=error)
+        claimed = WorkOrderClock.objects.select_related("policy").in_bulk([row.pk for row in rows])
+        rows = [claimed[row.pk] for row in rows if row.pk in claimed]
+    for row in rows:
+        error = _counted_unless_it_fails(partial(_check_clocks, [row], now), report)
+        if error is not None:
+            logger.error("deadline sweep: %s %s failed; it is tried again on the next run", row._meta.label, row.pk, exc_info=error)
+            failed.add(int(row.pk))
+            report.clocks += 1
+            report.failed += 1
+
+
+def _counted_unless_it_fails(work: Callable[[SweepReport], None], report: SweepReport) -> Exception | None:
+    """Run ``work`` in a savepoint, counting into a copy of ``report``; the error when it failed, else None.
+
+    The copy's counts are added to ``report`` only when ``work`` succeeded: a failed attempt
+    rolls back, and the report must not count what was not written.
+    """
+    attempt = dataclasses.replace(report)
+    try:
+        with transaction.atomic():
+            work(attempt)
+    except Exception as error:
+        return error
+    for field in dataclasses.fields(report):
+        setattr(report, field.name, getattr(attempt, field.name))
+    return None
+
+
+def _step_of(clock: WorkOrderClock, now: datetime) -> str | int | None:
+    """The step a claimed clock is due for — the deadline, else the 80 % warning, else the 50 % one — with its stamps set."""
+    if clock.stopped_at is not None or clock.paused_at is not None:
+        return None
+    if clock.due_notified_at is None and clock.due_at <= now:
+        # Warnings the deadline overtook are not sent any more.
+        clock.warned_half_at = clock.warned_half_at or (now if clock.half_at is not None else None)
+        clock.warned_late_at = clock.warned_late_at or (now if clock.late_at is not None else None)
+        clock.due_notified_at, clock.breached = now, True
+        return DEADLINE
+    if clock.warned_late_at is None and clock.late_at is not None and clock.late_at <= now:
+        clock.warned_half_at = clock.warned_half_at or now
+        clock.warned_late_at = now
+        return 80
+    if clock.warned_half_at is None and clock.half_at is not None and clock.half_at <= now:
+        clock.warned_half_at = now
+        return 50
+    return None
+
+
+@dataclass
+class _Reminder:
+    """An automatic reminder to write for a missed deadline, and for an unsigned emergency its supervision."""
+
+    clock: WorkOrderClock
+    order: WorkOrder
+    parent: Any
+    chase: Chase
+    escalation: Chase | None = None
+    escalation_extra: dict[str, Any] | None = None
+    on_duty: Any = None
+
+
+def _check_clocks(rows: list[WorkOrderClock], now: datetime, report: SweepReport) -> None:
+    """The steps of claimed clocks, read and written a table at a time (call it inside a savepoint).
+
+    Reads: the work orders with their cases and units, the reminders already sent for the
+    missed deadlines, the parent units, the emergencies already under supervision and the
+    members to tell — one query each, whatever the number of clocks (plus, per unsigned
+    emergency, the duty roster). Writes: the chases, the timeline events, the audit entries
+    and the messages with one ``INSERT`` each, the clocks with one ``UPDATE``. What is
+    written, and in which order, is what the steps of the clocks one after the other wrote.
+    """
+    report.clocks += len(rows)
+    steps = [(clock, _step_of(clock, now)) for clock in rows]
+    for clock in rows:
+        clock.next_check_at = clocks.next_check(clock)
+    acting = [(clock, step) for clock, step in steps if step is not None]
+    orders = WorkOrder.objects.select_related("case", "unit__region").defer(*UNREAD).in_bulk({c.work_order_id for c, _step in acting}) if acting else {}
+    _remember_calendars(order.unit for order in orders.values())
+
+    # Missed deadlines: one automatic reminder per deadline (the unique constraint backs this up).
+    missed = [clock for clock, step in acting if step == DEADLINE]
+    sent = set()
+    if missed:
+        sent = set(Chase.objects.filter(clock__in=missed, automatic=True, level=ChaseLevel.REMINDER).values_list("clock_id", "clock_due_at"))
+    to_remind = [clock for clock in missed if (clock.pk, clock.due_at) not in sent]
+    parents = chasing.parent_units(orders[clock.work_order_id] for clock in to_remind) if to_remind else {}
+    urgent = [clock for clock in to_remind if clock.kind == ClockKind.SIGN_FOR and orders[clock.work_order_id].case.urgency == Urgency.EMERGENCY]
+    supervised = set()
+    if urgent:
+        supervised = set(
+            Chase.objects.filter(work_order_id__in={clock.work_order_id for clock in urgent}, level=ChaseLevel.SUPERVISION, automatic=True).values_list(
+                "work_order_id", flat=True
+            )
+        )
+    supervision_after, listed_after = _thresholds()
+    reminders: dict[int, _Reminder] = {}
+    for clock in to_remind:
+        order = orders[clock.work_order_id]
+        parent = parents[order.pk]
+        at_once = clock in urgent
+        reminder = _Reminder(
+            clock=clock,
+            order=order,
+            parent=parent,
+            chase=chasing.new_chase(
+                work_order=order,
+                level=ChaseLevel.REMINDER,
+                by_unit=parent,
+                clock=clock,
+                escalate_at=None if at_once else _after_due(clock, order, supervision_after),
+                at=now,
+            ),
+        )
+        if at_once and order.pk not in supervised:
+            supervised.add(order.pk)
+            _route_unit, shift = emergency_route(parent, now)
+            reminder.on_duty = shift.user if shift is not None else None
+            reminder.escalation_extra = {"emergency": True, "on_duty": shift.user_id if shift is not None else None}
+            reminder.escalation = chasing.new_chase(
+                work_order=order,
+                level=ChaseLevel.SUPERVISION,
+                by_unit=parent,
+                clock=clock,
+                needs_answer=True,
+                escalate_at=_after_due(clock, order, listed_after),
+                at=now,
+            )
+        reminders[clock.pk] = reminder
+    Chase.objects.bulk_create([chase for r in reminders.values() for chase in (r.chase, r.escalation) if chase is not None])
+
+    members = notices.Members(
+        [orders[clock.work_order_id].unit for clock, _step in acting] + [r.parent for r in reminders.values() if r.escalation is not None],
+        notices.HANDLING_CAPABILITIES + notices.SUPERVISING_CAPABILITIES,
+    )
+    events: list[CaseEvent] = []
+    entries: list[AuditEntry] = []
+    messages: list[Message] = []
+
+    def tell(event: Any, recipients: list[Any], context: dict[str, Any]) -> None:
+        written = notices.messages(event, recipients, context)
+        messages.extend(written)
+        report.messages += len(written)
+
+    for clock, step in acting:
+        order = orders[clock.work_order_id]
+        handlers = members.with_(order.unit, notices.HANDLING_CAPABILITIES)
+        if step != DEADLINE:
+            assert isinstance(step, int)
+            events.append(_warning_event(clock, order, step))
+            entries.append(_warning_entry(clock, order, step))
+            report.warnings += 1
+            tell(notices.DEADLINE_WARNING, handlers, {**_clock_context(clock, order), "share": f"{step} %"})
+            continue
+        if clock.pk not in reminders:
+            continue  # this deadline's reminder was sent before
+        reminder = reminders[clock.pk]
+        events.append(chasing.chase_event(reminder.chase))
+        entries.append(chasing.chase_audit_entry(reminder.chase))
+        report.reminders += 1
+        tell(notices.DEADLINE_MISSED, handlers, _clock_context(clock, order))
+        if reminder.escalation is not None:
+            # An emergency not signed for within its 30 minutes: supervision by the parent unit and the person on duty, now.
+            events.append(chasing.chase_event(reminder.escalation, reminder.escalation_extra))
+            entries.append(chasing.chase_audit_entry(reminder.escalation, reminder.escalation_extra))
+            report.supervisions += 1
+            report.emergencies += 1
+            recipients = members.with_(reminder.parent, notices.SUPERVISING_CAPABILITIES)
+            if reminder.on_duty is not None:
+                recipients.append(reminder.on_duty)
+            tell(notices.EMERGENCY_UNSIGNED, recipients, {**_clock_context(clock, order), "chasing_unit": reminder.parent})
+    CaseEvent.objects.bulk_create(events)
+    record_many(entries)
+    queue_messages(messages)
+    _write_clocks(rows)
+
+
+def _write_clocks(rows: list[WorkOrderClock]) -> None:
+    """``bulk_update(rows, CLOCK_FIELDS)`` as one ``UPDATE … FROM`` a list of rows.
+
+    Django's ``bulk_update`` writes ``CASE WHEN id = … THEN …`` for every row and column,
+    and building those expressions cost as much Python as the rest of a batch together
+    (bench/results/2026-12-06-sweep-batched.md). On PostgreSQL the new values travel as one
+    array per column (``unnest``), on SQLite as a ``VALUES`` list (``UPDATE … FROM`` needs
+    SQLite 3.33); elsewhere ``bulk_update`` does it.
+    """
+    if not rows:
+        return
+    meta = WorkOrderClock._meta
+    by_name = {field.name: field for field in meta.concrete_fields}
+    fields = [by_name[name] for name in CLOCK_FIELDS]
+    quote = connection.ops.quote_name
+    table, pk = quote(meta.db_table), quote(str(by_name["id"].column))
+    columns = [quote(str(field.column)) for field in fields]
+    assignments = ", ".join(f"{column} = v.{column}" for column in columns)
+    values = [[row.pk, *(field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields)] for row in rows]
+    if connection.vendor == "postgresql":
+        arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
+        sql = f"UPDATE {table} SET {assignments} FROM unnest(%s::bigint[], {arrays}) AS v({pk}, {', '.join(columns)}) WHERE {table}.{pk} = v.{pk}"  # noqa: S608 - quoted identifiers
+        params: list[Any] = [list(column) for column in zip(*values, strict=True)]
+    elif connection.vendor == "sqlite" and connection.Database.sqlite_version_info >= (3, 33):  # type: ignore[attr-defined]
+        row_values = ", ".join("(" + ", ".join(["%s"] * (len(fields) + 1)) + ")" for _row in rows)
+        sql = f"WITH v({pk}, {', '.join(columns)}) AS (VALUES {row_values}) UPDATE {table} SET {assignments} FROM v WHERE {table}.{pk} = v.{pk}"  # noqa: S608 - quoted identifiers
+        params = [value for row_value in values for value in row_value]
+    else:
+        WorkOrderClock.objects.bulk_update(rows, CLOCK_FIELDS)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def _clock_context(clock: WorkOrderClock, order: WorkOrder) -> dict[str, Any]:
     return {"case_number": order.case.number, "unit": order.unit, "clock": ClockKind(clock.kind).label, "due_at": clock.due_at}
 
 
-def _warn(clock: WorkOrderClock, order: WorkOrder, share: int, now: datetime, report: SweepReport) -> None:
-    """Tell the unit that ``share`` % of a clock's time is used: its inboxes, its timeline (within the unit), the audit log."""
+def _warning_event(clock: WorkOrderClock, order: WorkOrder, share: int) -> CaseEvent:
+    """The timeline event of a warning that ``share`` % of a clock's time is used (within the unit), not written yet."""
     text = system_text(
         lambda: (
             gettext("%(share)d %% of the time for %(clock)s is used; it is due %(due)s.")
             % {"share": share, "clock": ClockKind(clock.kind).label, "due": chasing._local(clock.due_at)}
         )
     )
-    record_event(
+    return CaseEvent(
         case=order.case,
         kind=EventKind.DEADLINE_WARNING,
+        actor=None,
         unit=order.unit,
         work_order=order,
         text=text,
+        public_text="",
         visibility=Visibility.UNIT,
         data={"supervision": "deadline_warning", "clock": clock.kind, "share": share},
     )
-    record(
+
+
+def _warning_entry(clock: WorkOrderClock, order: WorkOrder, share: int) -> AuditEntry:
+    """The audit entry of a warning, not written yet."""
+    return new_entry(
         actor=None,
         action=AuditAction.OTHER,
         event="supervision.deadline_warning",
@@ -241,12 +499,45 @@ def _warn(clock: WorkOrderClock, order: WorkOrder, share: int, now: datetime, re
         unit=order.unit,
         changes={"work_order": order.pk, "clock": clock.kind, "share": share, "due_at": clock.due_at.isoformat()},
     )
-    report.warnings += 1
-    report.messages += notices.send(
-        notices.DEADLINE_WARNING,
-        notices.members_with(order.unit, notices.HANDLING_CAPABILITIES),
-        {**_clock_context(clock, order), "share": f"{share} %"},
+
+
+def _remember_calendars(units: Iterable[Unit]) -> None:
+    """Read the working calendars of the units' regions at once, for ``calendar_for`` to find in the batch's memo.
+
+    ``calendar_for`` reads a region's calendars (one query) and their exceptions (another)
+    the first time a batch asks for that region; a batch of a hundred clocks spans dozens of
+    regions, most of them governed by the same few calendars. Here the calendars of every
+    region are read with one query, and the exceptions once per distinct chain of calendars.
+    A region's chain is what ``org.calendars.calendar_chain`` returns: the national calendar,
+    then those of its ancestors and its own, from the top down (a test compares the two).
+    Only inside a ``core.memo.one_read_each`` block; outside it, nothing is read.
+    """
+    if not memo.active():
+        return
+    try:
+        from rightscare.org.calendar_models import WorkingCalendar
+        from rightscare.org.calendars import spec_of_chain
+    except ImportError:  # the calendar tables are not installed: calendar_for needs nothing
+        return
+    regions = {unit.region.pk: unit.region for unit in units if unit.region is not None}
+    if not regions:
+        return
+    paths = {pk: region.ancestor_ids() or [pk] for pk, region in regions.items()}
+    calendars = list(
+        WorkingCalendar.objects.filter(Q(region__isnull=True) | Q(region_id__in={pk for path in paths.values() for pk in path})).select_related("region")
     )
+    for region_pk, path in paths.items():
+        rank = {ancestor: position for position, ancestor in enumerate(path, start=1)}
+        chain = sorted(
+            (calendar for calendar in calendars if calendar.region_id is None or calendar.region_id in rank),
+            key=lambda calendar: rank.get(calendar.region_id, 0) if calendar.region_id else 0,
+        )
+        spec = memo.remembered(("calendar chain", tuple(calendar.pk for calendar in chain)), partial(spec_of_chain, chain))
+        memo.remembered(("calendar", region_pk), partial(_same, spec))
+
+
+def _same(value: T) -> T:
+    return value
 
 
 def _after_due(clock: WorkOrderClock, order: WorkOrder, days: int) -> datetime:
@@ -254,41 +545,6 @@ def _after_due(clock: WorkOrderClock, order: WorkOrder, days: int) -> datetime:
     if clock.policy.runs_on_working_time:
         return workcalendar.add_working_days(calendar_for(order.unit), clock.due_at, days).instant
     return clock.due_at + timedelta(days=days)
-
-
-def _deadline_missed(clock: WorkOrderClock, order: WorkOrder, now: datetime, report: SweepReport) -> None:
-    """The automatic reminder (催办) for a missed deadline; for an unsigned emergency, supervision at once."""
-    if Chase.objects.filter(clock=clock, clock_due_at=clock.due_at, automatic=True, level=ChaseLevel.REMINDER).exists():
-        return
-    parent = chasing.parent_unit(order)
-    supervised_at_once = clock.kind == ClockKind.SIGN_FOR and order.case.urgency == Urgency.EMERGENCY
-    supervision_after, _listed_after = _thresholds()
-    chasing.open_chase(
-        work_order=order,
-        level=ChaseLevel.REMINDER,
-        by_unit=parent,
-        clock=clock,
-        escalate_at=None if supervised_at_once else _after_due(clock, order, supervision_after),
-        at=now,
-    )
-    report.reminders += 1
-    report.messages += notices.send(notices.DEADLINE_MISSED, notices.members_with(order.unit, notices.HANDLING_CAPABILITIES), _clock_context(clock, order))
-    if supervised_at_once:
-        _escalate_emergency(clock, order, parent, now, report)
-
-
-def _escalate_emergency(clock: WorkOrderClock, order: WorkOrder, parent: Any, now: datetime, report: SweepReport) -> None:
-    """An emergency not signed for within its 30 minutes: supervision by the parent unit and the person on duty, now."""
-    _route_unit, shift = emergency_route(parent, now)
-    extra = {"emergency": True, "on_duty": shift.user_id if shift is not None else None}
-    chase = _open_escalation(order, ChaseLevel.SUPERVISION, parent, clock, now, report, extra=extra)
-    if chase is None:
-        return
-    report.emergencies += 1
-    recipients = notices.members_with(parent, notices.SUPERVISING_CAPABILITIES)
-    if shift is not None:
-        recipients.append(shift.user)
-    report.messages += notices.send(notices.EMERGENCY_UNSIGNED, recipients, {**_clock_context(clock, order), "chasing_unit": parent})
 
 
 # --- chases: climbing the chain --------------------------------------------------------------------------

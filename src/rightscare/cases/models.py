@@ -21,6 +21,7 @@ from rightscare.core.fields import EncryptedTextField
 from rightscare.core.models import PublicIdModel, TimeStampedModel
 from rightscare.org import access
 from rightscare.org.divisions import RegionLevel
+from rightscare.org.models import Region, Unit
 from rightscare.org.roles import Capability
 
 
@@ -199,10 +200,15 @@ class CaseQuerySet(models.QuerySet["Case"]):
         if scope.empty:
             return self.none()
         branches: list[models.QuerySet[Any, Any]] = []
+        # Her region and unit subtrees as ids first (region_id = ANY(ARRAY(…))): given a join to
+        # the regions or units instead, PostgreSQL misjudges a subtree's size and may read every
+        # work order there is (seen at 100,000 cases) or every case.
         if scope.region_paths:
-            branches.append(Case.objects.filter(access.path_prefix_q("region__path", scope.region_paths)).order_by().values("pk"))
+            regions = Region.objects.filter(access.path_prefix_q("path", scope.region_paths)).order_by().values("pk")
+            branches.append(Case.objects.filter(OneOf(models.F("region_id"), regions)).order_by().values("pk"))
         if scope.unit_paths:
-            branches.append(WorkOrder.objects.filter(access.path_prefix_q("unit__path", scope.unit_paths)).order_by().values("case_id"))
+            units = Unit.objects.filter(access.path_prefix_q("path", scope.unit_paths)).order_by().values("pk")
+            branches.append(WorkOrder.objects.filter(OneOf(models.F("unit_id"), units)).order_by().values("case_id"))
         if scope.unit_ids:
             branches.append(Case.objects.filter(registering_unit_id__in=scope.unit_ids).order_by().values("pk"))
         first, *others = branches
@@ -260,6 +266,10 @@ class Case(TimeStampedModel, PublicIdModel):
             # Declared here rather than with db_index=True, which on PostgreSQL adds a second,
             # LIKE-capable copy of the index that no query uses (statuses are matched exactly).
             models.Index(fields=["status"], name="case_status"),
+            # Lists and searches test their filters on every case of her scope (by id) and sort
+            # them by date: from this index alone, so that only the page's rows are read from the
+            # table (cases.views.OneReadPaginator, then the rows by id).
+            models.Index(fields=["id", "created_at", "status", "category", "region", "accused_unit"], name="case_scope_list"),
         ]
 
     def __str__(self) -> str:
@@ -415,6 +425,9 @@ class WorkOrder(TimeStampedModel, PublicIdModel):
             # The assessment's work of a period, sent to (or by) each unit in her scope.
             models.Index(fields=["unit", "created_at"], name="work_order_unit_period"),
             models.Index(fields=["sent_by_unit", "created_at"], name="work_order_sender_period"),
+            # Every work order of her units, by id from the index alone: the reminders her inbox
+            # shows are looked up by these ids (supervision.board_views.inbox_chases).
+            models.Index(fields=["unit", "id"], name="work_order_unit_ids"),
         ]
         constraints = [
             # Exactly one active lead per case and level of forwarding.

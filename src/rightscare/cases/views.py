@@ -20,8 +20,8 @@ from urllib.parse import quote
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
-from django.db.models import QuerySet
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, QuerySet, Window
 from django.forms import Form
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -81,6 +81,53 @@ from rightscare.org.roles import Capability
 
 PAGE_SIZE = 50
 TIMELINE_PAGE_SIZE = 20
+#: Past this page number a list is paged by Paginator itself (which sends it to the last page).
+MAX_PAGE = 100_000
+
+
+class OneReadPaginator(Paginator[Any]):
+    """Pages of a scoped list whose filter is costly: the filter computed once per page.
+
+    ``Paginator`` counts the rows, then reads the page: for a case search that computes her
+    scope (``listed_for``'s union) twice, and reads from the table every case it sorts. Here
+    one statement filters and sorts only the ids (from the index ``case_scope_list``) and
+    returns the page's ids with the number of rows (``COUNT(*) OVER ()``); ``rows(ids)`` then
+    reads those few rows — ids that the scoped ``object_list`` gave, so no other row. The
+    pages are ``Paginator.get_page``'s, number for number (not a number: the first page; past
+    the end: the last, after a ``COUNT``; an absurd one, below 1 or huge: ``Paginator`` itself).
+    """
+
+    def __init__(self, object_list: QuerySet[Any], per_page: int, *, rows: Callable[[list[int]], QuerySet[Any]]) -> None:
+        super().__init__(object_list, per_page)
+        self.queryset, self.rows = object_list, rows
+
+    def get_page(self, number: Any) -> Page[Any]:
+        try:
+            if isinstance(number, float) and not number.is_integer():
+                raise ValueError(number)
+            wanted = int(number)
+        except (TypeError, ValueError):
+            wanted = 1  # as Paginator.get_page: not a number, the first page
+        if not 1 <= wanted <= MAX_PAGE:
+            return super().get_page(number)
+        page = self._read(wanted)
+        if page is not None:
+            return page
+        if wanted == 1:
+            self.__dict__["count"] = 0  # nothing at all: the empty first page
+            return Page([], 1, self)
+        # Past the end: the last page, as Paginator (which counts the rows to know it).
+        return self._read(self.num_pages) or super().get_page(number)
+
+    def _read(self, number: int) -> Page[Any] | None:
+        bottom = (number - 1) * self.per_page
+        found = list(self.queryset.annotate(rows_in_list=Window(Count("*"))).values_list("pk", "rows_in_list")[bottom : bottom + self.per_page])
+        if not found:
+            return None
+        self.__dict__["count"] = found[0][1]  # Paginator.count is a cached property
+        by_id = {row.pk: row for row in self.rows([pk for pk, _count in found])}
+        return Page([by_id[pk] for pk, _count in found if pk in by_id], number, self)
+
 
 #: A work order still unsigned this many days after it was sent looks overdue in the inbox.
 INBOX_LATE_DAYS = 2
@@ -769,29 +816,88 @@ def dispatch_queues(request: StaffRequest) -> HttpResponse:
     )
 
 
+#: The columns an inbox row shows (``_inbox_orders``).
+INBOX_ROW_FIELDS = (
+    *("case", "unit", "sent_by_unit", "status", "role", "created_at", "return_deadline"),
+    *("case__number", "case__urgency", "case__category__name", "case__category__name_en"),
+    *("unit__name", "unit__name_en", "sent_by_unit__name", "sent_by_unit__name_en"),
+)
+
+
 def _inbox_orders(user: Any) -> QuerySet[WorkOrder]:
     # selectors.unit_inbox covers handlers; a federation's dispatchers also sign for what is sent to their federation.
     units = access.units_with_capability(user, Capability.HANDLE_WORK_ORDERS) | access.units_with_capability(user, Capability.DISPATCH_CASES)
     return (
         WorkOrder.objects.filter(unit__in=units, status__in=[WorkOrderStatus.SENT, WorkOrderStatus.SIGNED, WorkOrderStatus.IN_PROGRESS])
-        .select_related("case__category", "case__region", "unit", "sent_by_unit")
+        .select_related("case__category", "unit", "sent_by_unit")
+        # Only what a row shows (cases/_inbox_table.html, InboxRow): a work order, its case and
+        # four names carry dozens of other columns, an encrypted address among them.
+        .only(*INBOX_ROW_FIELDS)
         .order_by("created_at", "id")
     )
 
 
+def choice_labels(choices: Any) -> dict[str, str]:
+    """Each value's label in the current language, for a list's rows.
+
+    A model's ``get_FOO_display`` rebuilds (and hashes) the whole choice list on every call:
+    three of them per row were a good part of a list's rendering.
+    """
+    return {value: str(label) for value, label in choices}
+
+
 @dataclass(frozen=True)
 class InboxRow:
-    """A work order in the inbox with its age; an unsigned order past its return window looks overdue."""
+    """A work order in the inbox with its age; an unsigned order past its return window looks overdue.
+
+    With what its row shows worked out beforehand: the link to the case and the labels.
+    """
 
     order: WorkOrder
     age_days: int
     looks_late: bool
+    url: str = ""
+    status_label: str = ""
+    role_label: str = ""
+    urgency_label: str = ""
 
     @classmethod
-    def of(cls, order: WorkOrder, now: datetime.datetime) -> InboxRow:
+    def of(cls, order: WorkOrder, now: datetime.datetime, labels: dict[str, dict[str, str]] | None = None) -> InboxRow:
+        labels = labels or inbox_labels()
         age = (now - order.created_at).days
         past_window = order.return_deadline is not None and now > order.return_deadline
-        return cls(order=order, age_days=age, looks_late=order.status == WorkOrderStatus.SENT and (past_window or age >= INBOX_LATE_DAYS))
+        return cls(
+            order=order,
+            age_days=age,
+            looks_late=order.status == WorkOrderStatus.SENT and (past_window or age >= INBOX_LATE_DAYS),
+            url=f"{reverse('case_detail', args=[order.case_id])}#work-order-{order.pk}",
+            status_label=labels["status"].get(order.status, order.status),
+            role_label=labels["role"].get(order.role, order.role),
+            urgency_label=labels["urgency"].get(order.case.urgency, order.case.urgency),
+        )
+
+
+def inbox_labels() -> dict[str, dict[str, str]]:
+    """The labels an inbox row shows, in the current language (``InboxRow.of``)."""
+    return {"status": choice_labels(WorkOrderStatus.choices), "role": choice_labels(Role.choices), "urgency": choice_labels(Urgency.choices)}
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    """A case in the case search, with the link and the labels its row shows worked out once."""
+
+    case: Case
+    url: str
+    status_label: str
+    urgency_label: str
+
+
+def case_rows(cases: list[Case]) -> list[CaseRow]:
+    statuses, urgencies = choice_labels(CaseStatus.choices), choice_labels(Urgency.choices)
+    return [
+        CaseRow(case, reverse("case_detail", args=[case.pk]), statuses.get(case.status, case.status), urgencies.get(case.urgency, case.urgency))
+        for case in cases
+    ]
 
 
 @login_required
@@ -803,16 +909,25 @@ def unit_inbox(request: StaffRequest) -> HttpResponse:
     orders = _inbox_orders(request.user)
     to_sign = Paginator(orders.filter(status=WorkOrderStatus.SENT), PAGE_SIZE).get_page(request.GET.get("page"))
     in_progress = Paginator(orders.exclude(status=WorkOrderStatus.SENT), PAGE_SIZE).get_page(request.GET.get("progress_page"))
-    now = timezone.now()
+    now, labels = timezone.now(), inbox_labels()
     context = {
         "to_sign": to_sign,
         "in_progress": in_progress,
-        "to_sign_rows": [InboxRow.of(order, now) for order in to_sign.object_list],
-        "in_progress_rows": [InboxRow.of(order, now) for order in in_progress.object_list],
+        "to_sign_rows": [InboxRow.of(order, now, labels) for order in to_sign.object_list],
+        "in_progress_rows": [InboxRow.of(order, now, labels) for order in in_progress.object_list],
         # Reminders and supervision (督办) the units must answer, with their answer forms.
         "chases_to_answer": inbox_chases(request.user),
     }
     return render(request, "cases/unit_inbox.html", context)
+
+
+def _listed_cases(ids: list[int]) -> QuerySet[Case]:
+    """The rows of a page of the case search, by the ids its scoped query found (``OneReadPaginator``).
+
+    Without the address (encrypted: decrypting it cost more than the rest of the row) and the
+    summary, which no list shows.
+    """
+    return Case.objects.filter(pk__in=ids).select_related("category", "region").defer("address", "summary")
 
 
 @login_required
@@ -820,7 +935,7 @@ def case_search(request: StaffRequest) -> HttpResponse:
     """Search the cases in her scope; phones and case numbers exact, names exact or by their beginning."""
     _require_any(request, *access.CASE_CAPABILITIES)
     form = CaseSearchForm(request.GET or None, user=request.user)
-    page = None
+    page, filters = None, None
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
         filters = selectors.CaseSearch(
@@ -834,10 +949,11 @@ def case_search(request: StaffRequest) -> HttpResponse:
             created_from=data["created_from"],
             created_to=data["created_to"],
         )
-        page = Paginator(selectors.search_cases(by=request.user, filters=filters), PAGE_SIZE).get_page(request.GET.get("page"))
     elif not form.is_bound:
-        page = Paginator(selectors.search_cases(by=request.user, filters=selectors.CaseSearch()), PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"form": form, "page": page}
+        filters = selectors.CaseSearch()
+    if filters is not None:
+        page = OneReadPaginator(selectors.search_cases(by=request.user, filters=filters), PAGE_SIZE, rows=_listed_cases).get_page(request.GET.get("page"))
+    context = {"form": form, "page": page, "rows": case_rows(list(page.object_list)) if page is not None else []}
     template = "cases/case_search.html#results" if request.htmx else "cases/case_search.html"
     return render(request, template, context, status=422 if form.errors else 200)
 

@@ -17,18 +17,21 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import F
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
-from rightscare.cases.models import WorkOrder
+from rightscare.cases.models import OneOf, WorkOrder
 from rightscare.core.errors import Conflict
 from rightscare.core.forms import apply_errors
-from rightscare.core.idempotency import run_once
+from rightscare.core.idempotency import new_key, run_once
 from rightscare.org import access
 from rightscare.org.forms import OnceForm
 from rightscare.org.http import StaffRequest
@@ -144,15 +147,60 @@ def supervision_remind(request: StaffRequest, pk: int) -> HttpResponse:
 
 @dataclass(frozen=True)
 class ChaseToAnswer:
-    """A chase in the unit's inbox with its answer form."""
+    """A chase in the unit's inbox with its answer form's fields, and the links its item shows."""
 
     chase: Chase
-    form: AnswerForm
+    fields: SafeString
+    case_url: str
+    answer_url: str
+
+
+#: The columns an item of the inbox's reminders shows (``inbox_chases``).
+INBOX_CHASE_FIELDS = (
+    *("work_order", "by_unit", "by", "level", "at", "comment", "needs_answer", "answered_at"),
+    *("work_order__case", "work_order__unit", "work_order__case__number", "work_order__unit__name", "work_order__unit__name_en"),
+    *("by_unit__name", "by_unit__name_en", "by__full_name", "by__username"),
+)
+
+#: Placeholders of the answer form rendered once for the whole inbox (see ``inbox_chases``).
+_CHASE, _KEY = "__chase_pk__", "__idempotency_key__"
 
 
 def inbox_chases(user: Any) -> list[ChaseToAnswer]:
-    """The chases her units must answer, each with a form (the work-order inbox shows them)."""
-    return [ChaseToAnswer(chase, AnswerForm(auto_id=f"answer-{chase.pk}-%s")) for chase in chasing.chases_to_answer(by=user)]
+    """The chases her units must answer, each with a form (the work-order inbox shows them).
+
+    The rows of ``chasing.chases_to_answer``, looked up by her units' work orders: their ids
+    come from an index alone (``work_order_unit_ids``), and the chases waiting for an answer
+    are found by work order (``chase_awaiting_answer``), instead of every chase waiting in the
+    installation being joined to her units' work orders (all of which were read from the table).
+
+    Each chase has its own answer form (ids ``answer-<chase>-…`` and a fresh idempotency key).
+    The form's fields are rendered once, with placeholders for the two, and copied for each
+    chase: rendering them through the templates for every chase was most of the inbox's time.
+    """
+    units = access.units_with_capability(user, Capability.HANDLE_WORK_ORDERS) | access.units_with_capability(user, Capability.DISPATCH_CASES)
+    theirs = WorkOrder.objects.filter(unit__in=units).order_by().values("pk")
+    # Only what an item shows (supervision/_chases_to_answer.html): a chase with its work order,
+    # case, units, sender and clock carries dozens of other columns, an encrypted address among them.
+    chases = list(
+        chasing.chases_to_answer(by=user)
+        .filter(OneOf(F("work_order_id"), theirs))
+        .select_related(None)
+        .select_related("work_order__case", "work_order__unit", "by_unit", "by")
+        .only(*INBOX_CHASE_FIELDS)
+    )
+    if not chases:
+        return []
+    fields = render_to_string("includes/form_fields.html", {"form": AnswerForm(auto_id=f"answer-{_CHASE}-%s", initial={"idempotency_key": _KEY})})
+    return [
+        ChaseToAnswer(
+            chase,
+            mark_safe(fields.replace(_CHASE, str(chase.pk)).replace(_KEY, new_key())),  # noqa: S308  # an integer and a hex key into rendered HTML
+            f"{reverse('case_detail', args=[chase.work_order.case_id])}#work-order-{chase.work_order_id}",
+            reverse("chase_answer", args=[chase.pk]),
+        )
+        for chase in chases
+    ]
 
 
 @login_required

@@ -347,12 +347,15 @@ def _ids(result: str) -> list[int]:
     return [int(pk) for pk in result.split(",") if pk]
 
 
-def case_out(request: StaffRequest, case: Case) -> dict[str, Any]:
+def case_out(request: StaffRequest, case: Case, *, work_orders: list[WorkOrder] | None = None) -> dict[str, Any]:
+    """The case as ``CaseOut``; ``work_orders`` when the caller holds them all (none, for a case it has just registered)."""
     location_visible = services.location_visible_to(request.user, case)
-    until = None if location_visible else _history_until(request, case)
-    orders = case.work_orders.select_related("unit", "sent_by_unit", "case").prefetch_related("clocks").order_by("created_at", "id")
-    if until is not None:
-        orders = orders.filter(created_at__lte=until)
+    orders: Any = work_orders
+    if orders is None:
+        until = None if location_visible else _history_until(request, case)
+        orders = case.work_orders.select_related("unit", "sent_by_unit", "case").prefetch_related("clocks").order_by("created_at", "id")
+        if until is not None:
+            orders = orders.filter(created_at__lte=until)
     fields = (
         "id",
         "number",

@@ -60,13 +60,14 @@ def allocate(prefix: str, year: int) -> int:
         return sequence.last
     name = sequence_name(prefix, year)
     for _attempt in range(3):
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute("SELECT nextval(%s)", [name])
-                return int(cursor.fetchone()[0])
-        except ProgrammingError:
-            # No sequence yet: the first number of the year (one round trip on every other call).
-            pass
+        # One statement and no savepoint: NULL, not an error, when the sequence is not made yet
+        # (the name as text is resolved when the CASE reaches it, not when the query is parsed).
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT CASE WHEN to_regclass(%s) IS NOT NULL THEN nextval(%s::text) END", [name, name])
+            number = cursor.fetchone()[0]
+        if number is not None:
+            return int(number)
+        # No sequence yet: the first number of the year.
         try:
             with transaction.atomic(), connection.cursor() as cursor:
                 # Start after what the row recorded. Two registrations doing this at once: the

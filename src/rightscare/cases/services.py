@@ -139,6 +139,15 @@ class PartyInput:
     confidential: bool = False
 
 
+#: Memberships that register cases for their unit: those taking calls and those dispatching.
+REGISTERING_CAPABILITIES = frozenset({Capability.RECORD_CONTACTS, Capability.DISPATCH_CASES})
+
+
+def may_register_for(user: Any, unit: Unit) -> bool:
+    """Whether she takes calls or dispatches in ``unit`` (an active one), from her memberships without a query."""
+    return unit.is_active and access.member_of_any(user, {unit.pk}, REGISTERING_CAPABILITIES)
+
+
 def _require_unit_capability(user: Any, unit: Unit, capability: Capability) -> None:
     if unit not in access.units_with_capability(user, capability):
         raise PermissionDenied
@@ -167,8 +176,9 @@ def register_case(
     The region must be inside the unit's reach; the category must be current. An
     accusation names the accused unit, which will never see the case.
     """
-    if not (unit in access.units_with_capability(by, Capability.RECORD_CONTACTS) or unit in access.units_with_capability(by, Capability.DISPATCH_CASES)):
+    if not may_register_for(by, unit):
         raise PermissionDenied
+    parties = list(parties)
     errors: dict[str, list[str]] = {}
     if request_type not in RequestType.values:
         errors["request_type"] = [_("Unknown request type.")]
@@ -180,7 +190,7 @@ def register_case(
         errors["category"] = [_("Choose a category of the second level.")]
     if not summary.strip():
         errors["summary"] = [_("Describe what happened.")]
-    if not access.visible_regions(by).filter(pk=region.pk).exists():
+    if not access.sees_region(by, region):
         errors["region"] = [_("This region is outside your scope.")]
     if request_type == RequestType.ACCUSATION and accused_unit is None:
         errors["accused_unit"] = [_("Name the unit the accusation is about.")]
@@ -188,7 +198,11 @@ def register_case(
         errors["police_notified"] = [_("An incident number means the police were informed.")]
     if errors:
         raise ValidationError(errors)
-    with transaction.atomic():
+    if any(party.role not in PartyRole.values for party in parties):
+        raise ValidationError({"parties": [_("Unknown role of a person concerned.")]})
+    # No savepoint of its own inside a caller's transaction (a hotline call): every check is
+    # above, so only the database can fail here, and that aborts the caller's transaction anyway.
+    with transaction.atomic(savepoint=False):
         case = Case.objects.create(
             number=next_case_number(),
             request_type=request_type,
@@ -209,8 +223,6 @@ def register_case(
         if petitioner is not None:
             CaseParty.objects.create(case=case, role=PartyRole.PETITIONER, person=petitioner)
         for party in parties:
-            if party.role not in PartyRole.values:
-                raise ValidationError({"parties": [_("Unknown role of a person concerned.")]})
             CaseParty.objects.create(
                 case=case, role=party.role, person=party.person, organisation_name=party.organisation_name.strip(), confidential=party.confidential
             )
@@ -882,7 +894,17 @@ def answer_directly(*, case: Case, by: Any, reply: str) -> Case:
         locked = Case.objects.select_for_update().get(pk=case.pk)
         if locked.status != CaseStatus.REGISTERED:
             raise IllegalTransition(_("This case has already been dispatched."))
-        Case.objects.filter(pk=locked.pk).update(status=CaseStatus.ANSWERED, reply=reply.strip(), closed_at=timezone.now(), version=F("version") + 1)
+        # The caller's copies of what the event, the audit and the answer read, not more queries.
+        if Case.registering_unit.is_cached(case):
+            locked.registering_unit = case.registering_unit
+        if Case.category.is_cached(case):
+            locked.category = case.category
+        if Case.region.is_cached(case):
+            locked.region = case.region
+        closed_at = timezone.now()
+        Case.objects.filter(pk=locked.pk).update(status=CaseStatus.ANSWERED, reply=reply.strip(), closed_at=closed_at, version=F("version") + 1)
+        # What the update wrote, without reading the row again (it is locked: nobody else wrote it).
+        locked.status, locked.reply, locked.closed_at, locked.version = CaseStatus.ANSWERED, reply.strip(), closed_at, locked.version + 1
         _case_changed(locked.pk, previous=CaseStatus.REGISTERED, status=CaseStatus.ANSWERED)
         record_event(
             case=locked,
@@ -901,7 +923,6 @@ def answer_directly(*, case: Case, by: Any, reply: str) -> Case:
             unit=locked.registering_unit,
             changes={"status": [CaseStatus.REGISTERED, CaseStatus.ANSWERED]},
         )
-    locked.refresh_from_db()
     return locked
 
 

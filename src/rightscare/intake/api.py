@@ -622,12 +622,19 @@ def take_call(request: StaffRequest, payload: CallIn, idempotency_key: Idempoten
     """
     _require_any(request, Capability.RECORD_CONTACTS)
     digest = _call_digest(payload)
+    saved: list[tuple[Case, Contact, CaseEvent | None]] = []
 
     def create() -> str:
         case, contact, dispatched = _take_call(request, payload)
+        saved.append((case, contact, dispatched))
         return f"{digest}:{case.pk}:{contact.pk}:{dispatched.pk if dispatched else ''}"
 
     result, ran = run_once(user_id=request.user.pk, scope="api:take_call", key=idempotency_key, create=create)
+    if ran and saved and payload.action in (CallAction.REGISTER, CallAction.ANSWER):
+        # Answered from what the call has just saved (and committed) instead of reading it back:
+        # a new case, registered or answered, has no work order.
+        new_case, contact, _dispatched = saved[0]
+        return Status(201, {"case": case_out(request, new_case, work_orders=[]), "contact": contact, "work_orders": []})
     first_digest, case_id, contact_id, event_id = result.split(":")
     if first_digest != digest:
         raise Conflict("This Idempotency-Key was sent before with another request: use a new key for a new call.")

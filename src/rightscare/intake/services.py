@@ -16,7 +16,15 @@ from rightscare.audit.models import AuditAction
 from rightscare.audit.services import record
 from rightscare.cases.events import record_event
 from rightscare.cases.models import Case, Category, EmergencyHandoff, EventKind, LegalBasis, PartyRole, RequestType, Urgency, WorkOrder
-from rightscare.cases.services import PartyInput, answer_directly, dispatch_case, record_emergency_handoff, register_case, suggest_dispatch
+from rightscare.cases.services import (
+    PartyInput,
+    answer_directly,
+    dispatch_case,
+    may_register_for,
+    record_emergency_handoff,
+    register_case,
+    suggest_dispatch,
+)
 from rightscare.core import identity
 from rightscare.core.fields import BlindIndexField
 from rightscare.intake.models import Channel, Contact, Outcome
@@ -53,8 +61,28 @@ def record_contact(
     caller-history lookup; a transfer from the 12345 platform keeps its ticket
     number and deadline.
     """
-    if unit not in access.units_with_capability(by, Capability.RECORD_CONTACTS) and unit not in access.units_with_capability(by, Capability.DISPATCH_CASES):
+    if not may_register_for(by, unit):
         raise PermissionDenied
+    normalised = _checked_contact(channel=channel, outcome=outcome, caller_phone=caller_phone, external_ticket_number=external_ticket_number)
+    if case is not None and not Case.objects.visible_to(by).filter(pk=case.pk).exists():
+        raise PermissionDenied
+    return _save_contact(
+        by=by,
+        unit=unit,
+        channel=channel,
+        content=content,
+        caller=caller,
+        normalised_phone=normalised,
+        case=case,
+        outcome=outcome,
+        occurred_at=occurred_at,
+        external_ticket_number=external_ticket_number,
+        external_deadline=external_deadline,
+    )
+
+
+def _checked_contact(*, channel: str, outcome: str, caller_phone: str, external_ticket_number: str) -> str:
+    """Validate a contact's channel, outcome and ticket number; return the caller's number normalised."""
     errors: dict[str, list[str]] = {}
     if channel not in Channel.values:
         errors["channel"] = [_("Unknown channel.")]
@@ -70,9 +98,27 @@ def record_contact(
             errors["caller_phone"] = list(error.messages)
     if errors:
         raise ValidationError(errors)
-    if case is not None and not Case.objects.visible_to(by).filter(pk=case.pk).exists():
-        raise PermissionDenied
-    with transaction.atomic():
+    return normalised
+
+
+def _save_contact(
+    *,
+    by: Any,
+    unit: Unit,
+    channel: str,
+    content: str,
+    caller: Person | None,
+    normalised_phone: str,
+    case: Case | None,
+    outcome: str,
+    occurred_at: datetime | None,
+    external_ticket_number: str,
+    external_deadline: datetime | None,
+) -> Contact:
+    """Write a checked contact, its timeline event and its audit entry."""
+    normalised = normalised_phone
+    # No savepoint of its own inside a caller's transaction: only the database can fail here.
+    with transaction.atomic(savepoint=False):
         contact = Contact.objects.create(
             channel=channel,
             occurred_at=occurred_at or timezone.now(),
@@ -207,6 +253,15 @@ def default_legal_basis(*, urgency: str, reporting_institution: Unit | None) -> 
     return LegalBasis.CONSENT
 
 
+def _sees_registered_case(by: Any, case: Case) -> bool:
+    """``Case.objects.visible_to(by)`` for a case she has just registered, without a query.
+
+    It was registered for one of her units where she takes calls or dispatches, and it has no
+    work order yet: hers to see, unless it accuses one of her units (never shown to them).
+    """
+    return case.accused_unit_id not in access.case_scope(by).all_unit_ids
+
+
 def take_call(
     *,
     by: Any,
@@ -299,15 +354,22 @@ def take_call(
             police_notified=police_notified,
             police_incident_number=police_incident_number,
         )
-        contact = record_contact(
+        # ``record_contact`` without its two queries: register_case checked her membership in
+        # ``unit`` (the same one), and the case she has just registered is hers to see.
+        outcome = Outcome.ANSWERED if reply.strip() else Outcome.NEW_CASE
+        normalised = _checked_contact(channel=channel, outcome=outcome, caller_phone=caller_phone, external_ticket_number=external_ticket_number)
+        if not _sees_registered_case(by, case):
+            raise PermissionDenied
+        contact = _save_contact(
             by=by,
             unit=unit,
             channel=channel,
             content=content,
             caller=caller,
-            caller_phone=caller_phone,
+            normalised_phone=normalised,
             case=case,
-            outcome=Outcome.ANSWERED if reply.strip() else Outcome.NEW_CASE,
+            outcome=outcome,
+            occurred_at=None,
             external_ticket_number=external_ticket_number,
             external_deadline=external_deadline,
         )
@@ -340,7 +402,8 @@ def take_call(
                 legal_basis=legal_basis or default_legal_basis(urgency=urgency, reporting_institution=reporting_institution),
                 time_class=suggestion.time_class,
             )
-        case.refresh_from_db()
+        if recorded_handoff is not None or orders:
+            case.refresh_from_db()  # the hand-off and the dispatch change the case's row
     return TakenCall(case=case, contact=contact, work_orders=orders, handoff=recorded_handoff, tracking=tracking)
 
 

@@ -330,6 +330,42 @@ def _subscribed(subscription: WebhookSubscription, event: str, case: Any) -> boo
     return subscription.region is None or case.region.path.startswith(subscription.region.path)
 
 
+#: How long (seconds) a process trusts that no webhook subscription is active before asking again.
+NO_SUBSCRIBERS_TTL = 5.0
+#: When this process last found no active subscription (``time.monotonic()``), or None.
+_no_subscribers_since: float | None = None
+
+
+def _active_subscriptions() -> list[WebhookSubscription]:
+    """The active webhook subscriptions, without a query on most calls when there are none.
+
+    Most installations have none, and every case created or changing status asks. A process
+    that found none trusts that for ``NO_SUBSCRIBERS_TTL`` seconds: a subscription saved or
+    deleted in this process ends that at once (:func:`forget_subscribers`), one saved in
+    another process within the TTL. When there are some they are read every time, so a
+    deleted or deactivated one is never written to.
+    """
+    global _no_subscribers_since
+    if _no_subscribers_since is not None and time.monotonic() - _no_subscribers_since < NO_SUBSCRIBERS_TTL:
+        return []
+    subscriptions = list(WebhookSubscription.objects.filter(active=True).select_related("region"))
+    _no_subscribers_since = None if subscriptions else time.monotonic()
+    return subscriptions
+
+
+def forget_subscribers(**_kwargs: Any) -> None:
+    """A subscription was saved or deleted: ask the database again, now and once it commits
+    (connected to the model's signals in ``IntegrationsConfig.ready``)."""
+    global _no_subscribers_since
+    _no_subscribers_since = None
+    transaction.on_commit(_forget_subscribers_now)
+
+
+def _forget_subscribers_now() -> None:
+    global _no_subscribers_since
+    _no_subscribers_since = None
+
+
 def record_case_change(*, case_id: int, previous: str, status: str) -> int:
     """Queue what other systems are told of a case that was created (``previous`` "") or changed status.
 
@@ -344,7 +380,7 @@ def record_case_change(*, case_id: int, previous: str, status: str) -> int:
 
     if previous == status:
         return 0
-    subscriptions = list(WebhookSubscription.objects.filter(active=True).select_related("region"))
+    subscriptions = _active_subscriptions()
     event = WebhookEvent.CASE_CREATED if not previous else WebhookEvent.CASE_STATUS_CHANGED
     tickets: list[Any] = []
     reporting = status in REPORTED_TO_12345 and bool(settings.PLATFORM_12345_URL)

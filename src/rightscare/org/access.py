@@ -111,6 +111,18 @@ def visible_regions(user: Any) -> QuerySet[Region]:
     return Region.objects.filter(_prefix_q("path", subtree_paths) | Q(pk__in=ancestor_ids))
 
 
+def sees_region(user: Any, region: Region) -> bool:
+    """Whether ``region`` is one of ``visible_regions(user)``, decided from her memberships
+    without a query (for a region already loaded, e.g. through ``visible_regions``)."""
+    grants = _organisation_grants(user)
+    if any(g.role in GLOBAL_ROLES for g in grants):
+        return True
+    subtree_paths = _minimal({g.region_path for g in grants})
+    if any(region.path.startswith(path) for path in subtree_paths):
+        return True
+    return any(str(region.pk) in path.strip("/").split("/")[:-1] for path in subtree_paths)
+
+
 def visible_units(user: Any) -> QuerySet[Unit]:
     """Units the user may see: by region subtree for federations, by unit subtree otherwise."""
     grants = _organisation_grants(user)

@@ -40,6 +40,10 @@ class SafeContactInput:
     neutral_sender: str = ""
 
 
+#: Who may record a person for a unit: a member of it who takes calls, dispatches or handles work.
+MAY_RECORD_PEOPLE = frozenset({Capability.RECORD_CONTACTS, Capability.DISPATCH_CASES, Capability.HANDLE_WORK_ORDERS})
+
+
 def record_person(
     *,
     by: Any,
@@ -64,8 +68,7 @@ def record_person(
     not in use in the birth year is a warning she must confirm); phones are normalised.
     Both are stored encrypted with blind indexes; the audit records them as "changed".
     """
-    may_record = {Capability.RECORD_CONTACTS, Capability.DISPATCH_CASES, Capability.HANDLE_WORK_ORDERS}
-    if not any(unit in access.units_with_capability(by, capability) for capability in may_record):
+    if not (unit.is_active and access.member_of_any(by, {unit.pk}, MAY_RECORD_PEOPLE)):
         raise PermissionDenied
     errors: dict[str, list[str]] = {}
     if sex not in Sex.values:
@@ -93,7 +96,9 @@ def record_person(
         errors["guardian"] = [_("Name the guardian who is the alleged abuser.")]
     if errors:
         raise ValidationError(errors)
-    with transaction.atomic():
+    # No savepoint of its own when inside a caller's transaction (a hotline call): nothing in
+    # this block raises but the database, and a database error aborts that transaction anyway.
+    with transaction.atomic(savepoint=False):
         person = Person.objects.create(
             name=name.strip(),
             sex=sex,

@@ -543,7 +543,13 @@ class CaseEvent(models.Model):
         verbose_name = _("timeline event")
         verbose_name_plural = _("timeline events")
         ordering = ["at", "id"]
-        indexes = [models.Index(fields=["case", "at", "id"], name="case_event_timeline")]
+        indexes = [
+            models.Index(fields=["case", "at", "id"], name="case_event_timeline"),
+            # The assessment's rework rate asks of every work order whether it was sent back
+            # (for more work, or for rework after a rating): a few rows, found without reading
+            # the work order's whole timeline.
+            models.Index(fields=["work_order"], condition=Q(kind__in=["sent_back", "rework"]), name="case_event_sent_back"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"

@@ -126,3 +126,18 @@ def test_the_scope_is_gathered_once_per_page(dataset, org, personas) -> None:
     )
     table = selectors.assessment(supervisor, MARCH, now=NOW)
     assert board.assessment.total.received == table.total.received
+
+
+def test_the_gathered_scope_keeps_a_period_half_open() -> None:
+    """A case registered at the period's first instant is in it; one at the instant after its end is not (times as epoch seconds)."""
+    start, end = MARCH.period.start, MARCH.period.end
+    rows = [
+        (1, start.timestamp(), None),
+        (2, end.timestamp(), start.timestamp()),
+        (3, (start - datetime.timedelta(microseconds=1)).timestamp(), (end - datetime.timedelta(microseconds=1)).timestamp()),
+    ]
+    gathered = selectors._Gathered(rows)
+    assert gathered.between("created_at", start, end).ids == [1]
+    assert gathered.between("resolved_at", start, end).ids == [2, 3]
+    assert gathered.between("created_at", start, end).literal == "{1}"
+    assert gathered.ids.literal == "{1,2,3}"

@@ -46,6 +46,7 @@ from django.db.models import (
     F,
     FilteredRelation,
     FloatField,
+    Func,
     OuterRef,
     Q,
     QuerySet,
@@ -61,7 +62,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from rightscare.assessment.models import RATE_KEYS, AssessmentWeights, Exclusion, ExclusionStatus
-from rightscare.cases.models import AmongIds, CaseEvent, CaseStatus, Category, EventKind, OneOf, WorkOrder, WorkOrderStatus
+from rightscare.cases.models import AmongIds, CaseEvent, CaseStatus, Category, EventKind, IdArray, OneOf, WorkOrder, WorkOrderStatus
 from rightscare.cases.models import Case as CaseRecord
 from rightscare.core import memo, workcalendar
 from rightscare.org import access
@@ -336,17 +337,33 @@ def scoped_cases(user: Any, filters: Filters) -> QuerySet[CaseRecord]:
 
 
 class _Gathered:
-    """Her scope's cases read once: each id with when it was registered and resolved."""
+    """Her scope's cases read once: each id with when it was registered and resolved (seconds since the epoch).
 
-    def __init__(self, rows: list[tuple[int, datetime.datetime, datetime.datetime | None]]) -> None:
+    The times come as numbers, not datetimes: Django reads ``timestamptz`` values with a
+    loader written in Python, half a second for a city's 65,000 cases × two columns.
+    """
+
+    def __init__(self, rows: list[tuple[int, float, float | None]]) -> None:
         self.rows = rows
-        self.ids = [row[0] for row in rows]
+        self.ids = IdArray(row[0] for row in rows)
+        self._between: dict[tuple[str, datetime.datetime, datetime.datetime], IdArray] = {}
 
-    def between(self, field: str, start: datetime.datetime, end: datetime.datetime) -> list[int]:
+    def between(self, field: str, start: datetime.datetime, end: datetime.datetime) -> IdArray:
         """The ids of the cases whose ``created_at`` or ``resolved_at`` falls in [start, end)."""
-        if field == "created_at":
-            return [pk for pk, created, _resolved in self.rows if start <= created < end]
-        return [pk for pk, _created, resolved in self.rows if resolved is not None and start <= resolved < end]
+        key = (field, start, end)
+        if key not in self._between:
+            first, after = start.timestamp(), end.timestamp()
+            if field == "created_at":
+                ids = (pk for pk, created, _resolved in self.rows if first <= created < after)
+            else:
+                ids = (pk for pk, _created, resolved in self.rows if resolved is not None and first <= resolved < after)
+            self._between[key] = IdArray(ids)
+        return self._between[key]
+
+
+def _epoch(field: str) -> Func:
+    """``field`` (a ``timestamptz``) as seconds since the epoch, a float (PostgreSQL)."""
+    return Func(F(field), template="EXTRACT(EPOCH FROM %(expressions)s)::float8", output_field=FloatField())
 
 
 def one_gathering() -> Any:
@@ -370,7 +387,14 @@ def _gathering(user: Any, filters: Filters) -> _Gathered | None:
         return None
     return memo.remembered(
         ("assessment scope", user.pk, filters),
-        lambda: _Gathered(list(scoped_cases(user, filters).order_by().values_list("pk", "created_at", "resolved_at"))),
+        lambda: _Gathered(
+            list(
+                scoped_cases(user, filters)
+                .order_by()
+                .annotate(created=_epoch("created_at"), resolved=_epoch("resolved_at"))
+                .values_list("pk", "created", "resolved")
+            )
+        ),
     )
 
 
@@ -435,7 +459,7 @@ def open_work(user: Any, filters: Filters, field: str = "work_order_id") -> Q:
     orders = WorkOrder.objects.filter(unit__in=units, status__in=OPEN_WORK)
     if not memo.active() or connection.vendor != "postgresql":
         return Q(**{f"{field}__in": orders.values("pk")})
-    ids = memo.remembered(("assessment open work", user.pk, filters.period), lambda: list(orders.order_by().values_list("pk", flat=True)))
+    ids = memo.remembered(("assessment open work", user.pk, filters.period), lambda: IdArray(orders.order_by().values_list("pk", flat=True)))
     return Q(AmongIds(F(field), ids))
 
 

@@ -158,7 +158,35 @@ class AmongIds(lookups.Lookup):
 
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
         lhs_sql, lhs_params = self.process_lhs(compiler, connection)
-        return f"{lhs_sql} = ANY(%s::bigint[])", (*lhs_params, list(self.rhs))
+        ids = self.rhs if isinstance(self.rhs, IdArray) else IdArray(self.rhs)
+        return f"{lhs_sql} = ANY(%s::bigint[])", (*lhs_params, ids.literal)
+
+
+class IdArray:
+    """Ids for ``AmongIds``, written out as one PostgreSQL array literal (``{1,2,3}``) once, however many queries use them.
+
+    psycopg adapts a Python list of integers element by element in Python: for a city's
+    65,000 case ids, 40 ms each of the dozen queries of a dashboard. The literal is one
+    string, made once and quoted by libpq.
+    """
+
+    __slots__ = ("_literal", "ids")
+
+    def __init__(self, ids: Any) -> None:
+        self.ids = [int(pk) for pk in ids]
+        self._literal: str | None = None
+
+    @property
+    def literal(self) -> str:
+        if self._literal is None:
+            self._literal = "{" + ",".join(map(str, self.ids)) + "}"
+        return self._literal
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __iter__(self) -> Any:
+        return iter(self.ids)
 
 
 class CaseQuerySet(models.QuerySet["Case"]):

@@ -21,8 +21,8 @@ MARCH = selectors.Filters(period=selectors.Period.month(2026, 3))
 #: Queries of the assessment table: her grants; the received side grouped by unit (the total is their
 #: sum); the sent side; the percentile per unit and overall; the overdue days (grouped rows, the
 #: calendars, the exceptions of the one calendar chain in use); the units; the weights; the exclusions.
-#: On PostgreSQL the percentile per unit rides on the received side's query: one fewer.
-ASSESSMENT_QUERIES = 10 if connection.vendor == "postgresql" else 11
+#: On PostgreSQL the percentiles per unit and overall ride on the received side's query (ROLLUP): two fewer.
+ASSESSMENT_QUERIES = 9 if connection.vendor == "postgresql" else 11
 #: On PostgreSQL two more: her scope's cases and her units' ids, gathered once for all the others (``selectors.one_gathering``).
 GATHERING = 2 if connection.vendor == "postgresql" else 0
 
@@ -141,3 +141,10 @@ def test_the_gathered_scope_keeps_a_period_half_open() -> None:
     assert gathered.between("resolved_at", start, end).ids == [2, 3]
     assert gathered.between("created_at", start, end).literal == "{1}"
     assert gathered.ids.literal == "{1,2,3}"
+
+
+def test_a_period_without_work_has_an_empty_table_and_a_zero_total(dataset, personas) -> None:
+    table = selectors.assessment(personas["supervisor"], selectors.Filters(period=selectors.Period.month(2025, 3)), now=NOW)
+    assert table.rows == []
+    assert (table.total.received, table.total.overdue, table.total.handling_p90_seconds) == (0, 0, None)
+    assert table.total.rates["sign_for"] == selectors.Rate(0, 0)

@@ -717,18 +717,34 @@ class Assessment:
 P90 = "handling_p90"
 
 
-def _received_counts(orders: QuerySet[WorkOrder]) -> list[dict[str, Any]]:
-    """Every received-side count per unit in one query; on PostgreSQL the unit's 90th percentile of handling time too.
+def _received_counts(orders: QuerySet[WorkOrder]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Every received-side count per unit in one query, and on PostgreSQL the total row and the 90th percentiles too.
 
-    ``percentile_cont`` takes a ``FILTER`` like any aggregate, so on PostgreSQL the
-    percentile reads the rows the counts read instead of scanning them again.
+    ``percentile_cont`` takes a ``FILTER`` like any aggregate, so on PostgreSQL each unit's
+    percentile reads the rows the counts read instead of scanning them again, and the
+    grouping is a ``ROLLUP``: the same statement gives the table's total row (unit None)
+    with the overall percentile, which a sum of the units' rows cannot give. Elsewhere the
+    second value is None: the caller sums the units and reads the percentiles apart.
     """
     keys = [key for key, figure in FIGURES.items() if figure.side == RECEIVED]
     aggregates: dict[str, Any] = {key.replace(".", "__"): Count("pk", filter=FIGURES[key].condition) for key in keys}
     aggregates["handling_seconds"] = Sum("rs__elapsed_working_seconds", filter=HANDLING_TIME)
     if connection.vendor == "postgresql":
         aggregates[P90] = PercentileCont(F("rs__elapsed_working_seconds"), PERCENTILE, filter=HANDLING_TIME)
-    return [dict(row) for row in orders.order_by().values("unit_id").annotate(**aggregates)]
+    grouped = orders.order_by().values("unit_id").annotate(**aggregates)
+    if connection.vendor != "postgresql":
+        return [dict(row) for row in grouped], None
+    sql, params = grouped.query.get_compiler(using=grouped.db).as_sql()
+    by_unit = " GROUP BY 1"
+    if not sql.endswith(by_unit):
+        # Not the statement shape this was written for: no total row, the caller sums.
+        return [dict(row) for row in grouped], None
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql[: -len(by_unit)]} GROUP BY ROLLUP (1)", params)
+        names = [column.name for column in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    # The unit of a work order is never null: the row without one is ROLLUP's total.
+    return [row for row in rows if row["unit_id"] is not None], next(row for row in rows if row["unit_id"] is None)
 
 
 def _sent_counts(orders: QuerySet[WorkOrder]) -> list[dict[str, Any]]:
@@ -805,9 +821,10 @@ def assessment(user: Any, filters: Filters, *, now: datetime.datetime | None = N
     """The assessment table in her scope: one row per unit that received or sent work in the period.
 
     A constant number of queries whatever the number of units and work orders: the
-    received side grouped by unit (the total is their sum; on PostgreSQL with each unit's
-    percentile), the sent side grouped by sending unit, the percentiles per unit (elsewhere)
-    and overall, the overdue days (plus one query per
+    received side grouped by unit (on PostgreSQL with each unit's percentile, and the total
+    row with the overall one by ROLLUP; elsewhere the total is their sum), the sent side
+    grouped by sending unit, the percentiles per unit and overall (not on PostgreSQL), the
+    overdue days (plus one query per
     working-calendar chain in use), the units, the weights and the exclusions.
     """
     now = now or timezone.now()
@@ -820,7 +837,7 @@ def assessment(user: Any, filters: Filters, *, now: datetime.datetime | None = N
     def row_of(unit_id: int) -> Row:
         return rows.setdefault(unit_id, Row(unit=None))
 
-    received_counts = _received_counts(received)
+    received_counts, received_total = _received_counts(received)
     for counts in received_counts:
         _fill_received(row_of(counts["unit_id"]), counts)
     for counts in _sent_counts(sent):
@@ -842,13 +859,19 @@ def assessment(user: Any, filters: Filters, *, now: datetime.datetime | None = N
         rows[unit_id].overdue_days = days
 
     total = Row(unit=None)
-    # Every work order belongs to exactly one unit: the total of each count is the sum of the units'.
-    summed: dict[str, int] = defaultdict(int)
-    for counts in received_counts:
-        for key, value in counts.items():
-            if key not in ("unit_id", P90):
-                summed[key] += value or 0
-    _fill_received(total, summed)
+    if received_total is not None:
+        # PostgreSQL counted the total in the same statement (ROLLUP), with the overall percentile.
+        _fill_received(total, received_total)
+        total.handling_p90_seconds = received_total[P90]
+    else:
+        # Every work order belongs to exactly one unit: the total of each count is the sum of the units'.
+        summed: dict[str, int] = defaultdict(int)
+        for counts in received_counts:
+            for key, value in counts.items():
+                if key not in ("unit_id", P90):
+                    summed[key] += value or 0
+        _fill_received(total, summed)
+        total.handling_p90_seconds = handling_percentiles(timed, None).get(None)
     total.dispatched = sum(row.dispatched for row in rows.values())
     total.justified_returns = sum(row.justified_returns for row in rows.values())
     total.rates["dispatch_accuracy"] = Rate(
@@ -856,7 +879,6 @@ def assessment(user: Any, filters: Filters, *, now: datetime.datetime | None = N
         sum(row.rates.get("dispatch_accuracy", Rate(0, 0)).denominator for row in rows.values()),
     )
     total.overdue_days = sum(row.overdue_days for row in rows.values())
-    total.handling_p90_seconds = handling_percentiles(timed, None).get(None)
 
     weights = AssessmentWeights.objects.current()
     weight_map = weights.as_dict()

@@ -246,3 +246,16 @@ def test_working_time_between_long_spans_is_the_calendars_own_measure():
         for start in (begin, begin + dt.timedelta(days=635, hours=2)):
             end = start + dt.timedelta(hours=hours)
             assert working_time_between(spec, start, end) == workcalendar.measure_working_time(spec, start, end).duration, (start, hours)
+
+
+@pytest.mark.postgres
+def test_the_board_reads_her_supervised_work_once_per_page(client, order, personas, at_read):
+    """On PostgreSQL the list, its count, the table by unit and the chases share one read of her supervised work (one UNION)."""
+    log_in(client, personas["supervisor"])
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(reverse("supervision_board"))
+    assert response.status_code == 200
+    assert order.case.number in response.content.decode()
+    sqls = [query["sql"] for query in captured.captured_queries]
+    assert sum(" UNION " in sql for sql in sqls) == 1
+    assert sum("::bigint[]" in sql for sql in sqls) >= 3

@@ -18,6 +18,7 @@ from ninja.pagination import paginate
 from ninja.responses import Status
 
 from rightscare.cases.models import Urgency, WorkOrder, WorkOrderStatus
+from rightscare.core import memo
 from rightscare.core.api_inputs import IdempotencyKey, RecordId
 from rightscare.core.idempotency import run_once
 from rightscare.core.pagination import Pagination
@@ -121,6 +122,7 @@ class _LazyRows:
 
 @router.get("/supervision/overdue", response=list[OverdueWorkOrderOut], summary="Overdue work orders in the units I supervise")
 @paginate(Pagination)
+@memo.one_read_each()
 def list_overdue(request: StaffRequest, filters: Query[OverdueFilters]) -> _LazyRows | list[dict[str, Any]]:
     """The supervision board: work orders with a running clock past due in my supervision, the longest overdue first."""
     if not access.has_capability(request.user, Capability.SUPERVISE):

@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from rightscare.cases.models import OneOf, WorkOrder
+from rightscare.core import memo
 from rightscare.core.errors import Conflict
 from rightscare.core.forms import apply_errors
 from rightscare.core.idempotency import new_key, run_once
@@ -88,6 +89,7 @@ def access_chase(user: Any, pk: int) -> Chase:
 
 @login_required
 @require_GET
+@memo.one_read_each()
 def supervision_board(request: StaffRequest) -> HttpResponse:
     """What is overdue in her subtree: counts by unit and level, the overdue work orders with one-click reminders, the latest answers."""
     _require_supervisor(request)

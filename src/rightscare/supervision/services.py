@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,7 +23,8 @@ from django.utils.translation import gettext_noop
 from rightscare.audit.models import AuditAction
 from rightscare.audit.services import diff, record
 from rightscare.cases.events import record_event, system_text
-from rightscare.cases.models import Case, EventKind, OneOf, TimeClass, Urgency, Visibility, WorkOrder, WorkOrderStatus
+from rightscare.cases.models import AmongIds, Case, EventKind, IdArray, OneOf, TimeClass, Urgency, Visibility, WorkOrder, WorkOrderStatus
+from rightscare.core import memo
 from rightscare.core.errors import AuthorisationError, Conflict
 from rightscare.org import access
 from rightscare.org.models import Unit
@@ -103,6 +104,12 @@ def supervised_open_work_orders(user: Any, statuses: Iterable[str]) -> QuerySet[
         return WorkOrder.objects.none()
     first, *others = branches
     reach = first.union(*others) if others else first
+    if memo.active() and connection.vendor == "postgresql":
+        # A page asks for the same set several times (the list, its count, the table by unit,
+        # the chases): inside one ``core.memo`` block the ids are read once and passed on as
+        # one array, instead of each query computing the union again (160 ms each for a city).
+        ids = memo.remembered(("supervised open work", user.pk, tuple(statuses)), lambda: IdArray(reach.values_list("pk", flat=True)))
+        return WorkOrder.objects.filter(AmongIds(F("pk"), ids), status__in=statuses).exclude(case__accused_unit_id__in=scope.all_unit_ids)
     return WorkOrder.objects.filter(OneOf(F("pk"), reach), status__in=statuses).exclude(case__accused_unit_id__in=scope.all_unit_ids)
 
 

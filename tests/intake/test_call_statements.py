@@ -14,10 +14,13 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.db.models import Max
 from django.test.utils import CaptureQueriesContext
 
+from rightscare.audit.models import AuditEntry
 from rightscare.cases.models import Case, CaseStatus
 from rightscare.core.models import IdempotencyRecord
+from rightscare.intake.models import Contact
 from tests.api_client import ApiClient
 from tests.intake.test_api_calls import zhao_call
 
@@ -27,9 +30,8 @@ pytestmark = pytest.mark.django_db
 REGISTERED_CALL_POSTGRESQL = [
     "SELECT org_apitoken",  # the token and its user
     "SELECT org_membership",  # her memberships (cached for the request: every later check reads them)
-    "SELECT core_idempotencyrecord",  # a retry answers the first call
     "SAVEPOINT",  # run_once's transaction (BEGIN outside the test's transaction)
-    "INSERT core_idempotencyrecord",  # the key, claimed in the call's transaction
+    "INSERT core_idempotencyrecord",  # the key, claimed in the call's transaction (ON CONFLICT DO NOTHING: read only when taken)
     "SELECT org_unit",  # her unit (one of those where she takes calls)
     "SELECT cases_category",
     "SELECT org_region",  # the place, in her scope
@@ -37,18 +39,16 @@ REGISTERED_CALL_POSTGRESQL = [
     "INSERT registry_person",  # the caller
     "INSERT registry_personphone",
     "INSERT registry_safecontact",
-    "INSERT audit_auditentry",
     "SELECT nextval",  # the case number (one statement, no savepoint)
     "INSERT cases_case",
     "INSERT cases_caseparty",  # the caller as petitioner
     "INSERT cases_caseevent",  # registered
-    "INSERT audit_auditentry",
     "INSERT intake_contact",
     "INSERT cases_caseevent",  # the contact on the timeline
-    "INSERT audit_auditentry",
     "SAVEPOINT",  # the tracking code: a clash of codes is caught and another one drawn
     "INSERT petitioners_trackingcode",
     "RELEASE SAVEPOINT",
+    "INSERT audit_auditentry",  # the person's, the case's and the contact's entries (and the answer's) in one: audit.services.batched
     "RELEASE SAVEPOINT",
     "UPDATE core_idempotencyrecord",  # the key's result
     "RELEASE SAVEPOINT",  # COMMIT outside the test's transaction
@@ -59,13 +59,13 @@ _TRACKED = REGISTERED_CALL_POSTGRESQL.index("INSERT petitioners_trackingcode") +
 
 #: The same call answered on the spot (a consultation, ``action`` answer): the case is
 #: locked and closed in answer_directly's own savepoint (it may find the case dispatched).
+#: Its audit entry waits with the others (dropped, were that savepoint rolled back alone).
 ANSWERED_CALL_POSTGRESQL = [
     *REGISTERED_CALL_POSTGRESQL[:_TRACKED],
     "SAVEPOINT",
     "SELECT cases_case",  # FOR UPDATE
     "UPDATE cases_case",
     "INSERT cases_caseevent",  # answered
-    "INSERT audit_auditentry",
     "RELEASE SAVEPOINT",
     *REGISTERED_CALL_POSTGRESQL[_TRACKED:],
 ]
@@ -155,3 +155,29 @@ def test_the_answer_built_from_the_saved_call_is_the_answer_read_back(operator_a
         assert (first.status_code, again.status_code) == (201, 200)
         assert first.json() == again.json()
     assert IdempotencyRecord.objects.filter(key__startswith="same-").count() == 2
+
+
+def test_a_calls_audit_entries_are_written_together_in_the_order_of_its_steps(operator_api, demo_org):
+    """The entries that wait for the end of ``take_call`` (``audit.services.batched``) are those it recorded, in order."""
+    before = AuditEntry.objects.aggregate(last=Max("id"))["last"] or 0
+    body = zhao_call(
+        demo_org["hotline"],
+        caller_phone="138 0013 8097",
+        new_caller={"name": "吴女士", "sex": "female"},
+        request_type="consultation",
+        action="answer",
+        reply="已告知维权途径。",
+    )
+
+    response = operator_api.post("/calls", body, headers={"Idempotency-Key": "call-audit"})
+
+    assert response.status_code == 201, response.content
+    case = Case.objects.get(pk=response.json()["case"]["id"])
+    contact = Contact.objects.get(pk=response.json()["contact"]["id"])
+    entries = list(AuditEntry.objects.filter(id__gt=before).order_by("id").values_list("event", "object_type", "object_id", "actor_id"))
+    assert entries == [
+        ("registry.record_person", "registry.person", str(case.petitioner_id), demo_org["hotline"].pk),
+        ("cases.register_case", "cases.case", str(case.pk), demo_org["hotline"].pk),
+        ("intake.record_contact", "intake.contact", str(contact.pk), demo_org["hotline"].pk),
+        ("cases.answer_directly", "cases.case", str(case.pk), demo_org["hotline"].pk),
+    ]

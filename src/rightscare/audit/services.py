@@ -1,18 +1,25 @@
 """Writing the audit log and sealing it.
 
 Call :func:`record` (or :func:`record_read`) from the service that makes the change,
-inside its transaction, so the entry exists exactly when the change does. The
-worker's scheduler calls :func:`seal` periodically (``audit.tasks.seal_audit_log``).
+inside its transaction, so the entry exists exactly when the change does. A service
+that writes several entries in one transaction may run in :func:`batched`: they are
+then written together, with one ``INSERT``, at its end. The worker's scheduler calls
+:func:`seal` periodically (``audit.tasks.seal_audit_log``).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connections, models, router, transaction
 from django.utils import timezone, translation
 
 from rightscare.audit.chain import GENESIS, hash_entry, make_anchor, write_anchor
@@ -81,7 +88,8 @@ def record(
 
     ``obj`` (a model instance) fills the object fields; they can also be given
     directly for things that are not rows. Call it inside the transaction of the
-    change, so the entry exists exactly when the change does.
+    change, so the entry exists exactly when the change does. Inside :func:`batched`
+    the entry is written at the block's end (its ``pk`` is set then).
     """
     entry = new_entry(
         actor=actor,
@@ -96,8 +104,86 @@ def record(
         reason=reason,
         ip_address=ip_address,
     )
-    entry.save(force_insert=True)
+    batch = _current_batch.get()
+    if batch is not None:
+        batch.add(entry)
+    else:
+        entry.save(force_insert=True)
     return entry
+
+
+def _noop() -> None:
+    """What a deferred entry's marker runs on commit: nothing (see ``_Batch.add``)."""
+
+
+@dataclass
+class _Batch:
+    """The entries :func:`record` deferred in a :func:`batched` block, not written yet."""
+
+    using: str
+    #: How many atomic blocks (savepoints or not) were open once the block's own was.
+    depth: int
+    #: Each entry with its marker: ``None`` when recorded in the block's own transaction, else
+    #: the on-commit callback registered with it inside a savepoint of the block.
+    entries: list[tuple[AuditEntry, Callable[[], None] | None]] = field(default_factory=list)
+
+    def add(self, entry: AuditEntry) -> None:
+        """Defer ``entry``; recorded inside a savepoint opened in the block, mark it.
+
+        Such a savepoint may be rolled back alone (and its error caught) while the block goes
+        on: its rows are gone, and so must its entries be. Django discards the on-commit
+        callbacks registered inside a savepoint rolled back, so an entry whose (no-op)
+        callback is still registered at the flush belongs to rows that are still there.
+        """
+        connection = connections[self.using]
+        marker: Callable[[], None] | None = None
+        if any(sid is not None for sid in connection.savepoint_ids[self.depth :]):
+            marker = functools.partial(_noop)  # one object per entry, compared by identity
+            transaction.on_commit(marker, using=self.using)
+        self.entries.append((entry, marker))
+
+    def flush(self) -> None:
+        """Write the entries still standing (see :meth:`add`) with one ``INSERT``, in their order."""
+        if not self.entries:
+            return
+        registered = {id(callback[1]) for callback in connections[self.using].run_on_commit}
+        entries = [entry for entry, marker in self.entries if marker is None or id(marker) in registered]
+        self.entries = []
+        if entries:
+            record_many(entries)
+
+
+_current_batch: ContextVar[_Batch | None] = ContextVar("audit_batch", default=None)
+
+
+@contextmanager
+def batched() -> Iterator[None]:
+    """An atomic block in which :func:`record` collects the entries and writes them with one
+    ``INSERT`` (:func:`record_many`) at the block's end, in the order they were recorded.
+
+    The block is a ``transaction.atomic()`` of its own, so its entries and its rows are
+    committed or rolled back together: when the block raises, nothing of it is written. An
+    error caught inside the block loses nothing: the entries wait until the end. An entry
+    recorded inside a savepoint that is rolled back while the block goes on is dropped with
+    that savepoint's rows (``_Batch.add``). A block inside another adds to the outer one's
+    entries, written at the outer block's end. The entries' ``pk`` is set when they are
+    written: a caller needing it at once must not run in this block.
+    """
+    using = router.db_for_write(AuditEntry)
+    with transaction.atomic(using=using):
+        if _current_batch.get() is not None:
+            yield  # a savepoint of the outer block: its entries go with the outer's
+            return
+        connection = connections[using]
+        batch = _Batch(using=using, depth=len(connection.savepoint_ids))
+        token = _current_batch.set(batch)
+        try:
+            yield
+            if not connection.needs_rollback:
+                # (Otherwise the block is rolled back on its exit, its entries with it.)
+                batch.flush()
+        finally:
+            _current_batch.reset(token)
 
 
 def new_entry(

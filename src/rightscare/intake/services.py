@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from rightscare.audit.models import AuditAction
-from rightscare.audit.services import record
+from rightscare.audit.services import batched, record
 from rightscare.cases.events import record_event
 from rightscare.cases.models import Case, Category, EmergencyHandoff, EventKind, LegalBasis, PartyRole, RequestType, Urgency, WorkOrder
 from rightscare.cases.services import (
@@ -324,7 +324,9 @@ def take_call(
         suggested = [suggestion.lead.pk, *(u.pk for u in suggestion.cohandlers)]
         if expected_units is not None and list(expected_units) != suggested:
             raise ValidationError({"dispatch_now": [_("The suggested units have changed: check them and save again.")]})
-    with transaction.atomic():
+    # Its own transaction (a savepoint inside the caller's), whose audit entries (the people, the
+    # case, the contact…) are written with one INSERT at its end.
+    with batched():
         if caller is None and new_caller is not None:
             caller = _record_person_for(by=by, unit=unit, details=new_caller, prefix="caller")
         parties: list[PartyInput] = []

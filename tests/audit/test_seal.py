@@ -17,6 +17,7 @@ from rightscare.audit.models import AppendOnlyError, AuditChainHead, AuditEntry
 from rightscare.audit.services import record, seal
 from rightscare.audit.verification import verify_chain
 from tests.audit.helpers import anchors, chain, expected_mac, write
+from tests.concurrency import transaction_held_open
 
 pytestmark = pytest.mark.django_db
 
@@ -215,28 +216,12 @@ def test_command_seals(anchor_file, capsys):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_writers_do_not_wait_for_a_sealer():
-    locked, release = threading.Event(), threading.Event()
-
     def sealer_holding_the_chain() -> None:
-        try:
-            with transaction.atomic():
-                AuditChainHead.objects.select_for_update().get_or_create(pk=1)
-                locked.set()
-                release.wait(10)
-        finally:
-            connection.close()
+        AuditChainHead.objects.select_for_update().get_or_create(pk=1)
 
-    thread = threading.Thread(target=sealer_holding_the_chain)
-    thread.start()
-    try:
-        assert locked.wait(10)
-        with connection.cursor() as cursor:
-            cursor.execute("SET lock_timeout = '2s'")
+    with transaction_held_open(sealer_holding_the_chain):
         written = write(1)[0]  # would fail with a lock timeout if writers queued behind the sealer
         assert AuditEntry.objects.filter(pk=written.pk).exists()
-    finally:
-        release.set()
-        thread.join()
 
 
 @pytest.mark.postgres

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection, connections, transaction
+from django.db import transaction
 
 from rightscare.cases import numbering
 from rightscare.cases.models import CaseNumberSequence
+from tests.concurrency import transaction_held_open
 
 
 def test_numbers_follow_the_row_and_each_other(db):
@@ -36,31 +35,12 @@ def test_a_prefix_is_letters_and_digits(prefix):
 def test_a_registration_in_progress_does_not_hold_up_the_next_one():
     """One transaction takes a number and stays open; another takes the next at once (the row lock made it wait)."""
     assert numbering.allocate("SZ", 2034) == 1  # the sequence exists from here on
-    taken = threading.Event()
-    release = threading.Event()
     results: dict[str, int] = {}
 
     def slow_registration() -> None:
-        try:
-            with transaction.atomic():
-                results["slow"] = numbering.allocate("SZ", 2034)
-                taken.set()
-                release.wait(10)
-        finally:
-            connections.close_all()
+        results["slow"] = numbering.allocate("SZ", 2034)
 
-    thread = threading.Thread(target=slow_registration)
-    thread.start()
-    try:
-        assert taken.wait(10)
-        with connection.cursor() as cursor:
-            # Waiting for the other registration fails the test instead of passing late.
-            cursor.execute("SET lock_timeout = '2s'")
-        with transaction.atomic():
-            results["next"] = numbering.allocate("SZ", 2034)
-    finally:
-        release.set()
-        thread.join(10)
-        with connection.cursor() as cursor:
-            cursor.execute("RESET lock_timeout")
+    # Waiting for the other registration fails the test instead of passing late.
+    with transaction_held_open(slow_registration), transaction.atomic():
+        results["next"] = numbering.allocate("SZ", 2034)
     assert sorted(results.values()) == [2, 3]

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from django.db import connection, transaction
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from rightscare.cases import selectors
@@ -26,6 +27,7 @@ from rightscare.intake.models import Contact
 from rightscare.org.models import Membership, Region, Unit
 from rightscare.org.roles import Role
 from rightscare.registry.models import Person
+from tests.api_client import ApiClient
 
 UNTIL = timezone.make_aware(datetime.datetime(2026, 3, 2))
 #: One district, so every case lands in the same inbox and the same dispatcher's search.
@@ -76,6 +78,30 @@ def test_the_search_takes_the_same_queries_for_10_or_100_cases(db, django_assert
     with django_assert_num_queries(1):
         closed = show_search(dispatcher, selectors.CaseSearch(status=CaseStatus.CLOSED))
     assert 0 < len(closed) < cases
+
+
+@pytest.mark.parametrize("limit", [5, 50])
+def test_the_api_search_reads_her_scope_once_per_page(db, client, limit):
+    """``/api/v1/cases``: ids and count in one statement over her scope, then the page's rows by id.
+
+    ``LimitOffsetPagination`` counted and then read the page, computing her scope twice.
+    """
+    bench(60)
+    dispatcher = member(Role.DISPATCHER, "federation-district")
+    api = ApiClient(client, dispatcher)
+    expected = [c.number for c in selectors.search_cases(by=dispatcher, filters=selectors.CaseSearch())]
+    with CaptureQueriesContext(connection) as captured:
+        answer = api.get("/cases", {"limit": limit, "offset": 3})
+    assert answer.status_code == 200, answer.content
+    body = answer.json()
+    assert body["count"] == len(expected) == 60
+    assert [item["number"] for item in body["items"]] == expected[3 : 3 + limit]
+    windowed = [q["sql"] for q in captured.captured_queries if "OVER ()" in q["sql"]]
+    assert len(windowed) == 1
+    assert not [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT COUNT(*)")]
+    # Past the end: nothing, and the count all the same.
+    beyond = api.get("/cases", {"limit": limit, "offset": 500}).json()
+    assert beyond == {"items": [], "count": 60}
 
 
 # --- plans on PostgreSQL -----------------------------------------------------------------------------

@@ -40,7 +40,7 @@ from rightscare.cases.models import (
 from rightscare.core import identity
 from rightscare.core.api_inputs import IdempotencyKey, RecordId, fields_renamed
 from rightscare.core.idempotency import run_once
-from rightscare.core.pagination import Pagination
+from rightscare.core.pagination import OneReadPagination, Pagination
 from rightscare.core.schemas import Input
 from rightscare.org import access
 from rightscare.org.http import StaffRequest
@@ -395,8 +395,13 @@ def list_categories(request: StaffRequest) -> QuerySet[Category]:
     return Category.objects.filter(valid_until__isnull=True).order_by(F("parent_id").asc(nulls_first=True), "sort_order", "id")
 
 
+def _listed_cases(ids: list[int]) -> QuerySet[Case]:
+    """The items of a page of ``list_cases``, by the ids its scoped query found (``OneReadPagination``): overdue computed for them only."""
+    return annotate_cases(Case.objects.filter(pk__in=ids).select_related("category").defer("address", "summary"))
+
+
 @router.get("/cases", response=list[CaseListItem], summary="Search the cases in my scope")
-@paginate(Pagination)
+@paginate(OneReadPagination, rows=_listed_cases)
 def list_cases(request: StaffRequest, filters: Query[CaseFilters]) -> QuerySet[Case]:
     """Newest first. Phones and numbers match exactly; a filter naming something outside my scope finds nothing."""
     if access.case_scope(request.user).empty:
@@ -428,7 +433,7 @@ def list_cases(request: StaffRequest, filters: Query[CaseFilters]) -> QuerySet[C
     if region is not None:
         # A search by place must not reveal where a confidential case is.
         cases = cases.exclude(location_confidential=True)
-    return annotate_cases(cases)
+    return cases
 
 
 @router.post("/cases", response={201: CaseOut, 200: CaseOut}, summary="Register a case")

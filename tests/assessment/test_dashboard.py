@@ -149,3 +149,28 @@ def test_api_refuses_those_who_may_not_read(client, personas, dataset) -> None:
     for persona in ("handler", "operator", "system_admin"):
         assert ApiClient(client, personas[persona]).get("/assessment").status_code == 403
         assert ApiClient(client, personas[persona]).get("/dashboard").status_code == 403
+
+
+def test_the_lists_keep_to_the_filters_scope(dataset, org, personas) -> None:
+    """The overdue and chased lists hold open work of her units whose case is in the filtered scope.
+
+    With a region chosen a case whose location is confidential drops out of every figure, so its
+    work drops out of the lists too — on PostgreSQL the lists test the open work orders gathered
+    once against her gathered scope, elsewhere the two conditions each time: the same lists.
+    """
+    Chase.objects.create(
+        work_order=dataset.orders["W10"], level=ChaseLevel.REMINDER, by_unit=org.units["pingshan"], by=personas["supervisor"], at=NOW, comment="催办。"
+    )
+    everywhere = selectors.dashboard(personas["supervisor"], MARCH, now=NOW)
+    assert dataset.orders["W10"].pk in {clock.work_order_id for clock in everywhere.overdue}
+    assert [chase.work_order_id for chase in everywhere.supervised] == [dataset.orders["W10"].pk]
+
+    Case.objects.filter(pk=dataset.cases["W10"].pk).update(location_confidential=True)
+    street = selectors.Filters(period=MARCH.period, region=org.regions["pingshan_street"])
+    board = selectors.dashboard(personas["supervisor"], street, now=NOW)
+    names = {order.pk: name for name, order in dataset.orders.items()}
+    assert sorted({names[clock.work_order_id] for clock in board.overdue}) == ["W11", "W12", "W5"]
+    assert board.overdue_count == 3 + 4 + 4
+    assert board.supervised == []
+    # Unfiltered, it is hers all the same.
+    assert dataset.orders["W10"].pk in {clock.work_order_id for clock in selectors.dashboard(personas["supervisor"], MARCH, now=NOW).overdue}

@@ -1063,16 +1063,17 @@ def dashboard(user: Any, filters: Filters, *, now: datetime.datetime | None = No
         trend.append({"month": key, "registered": registered_by_month.get(key, 0), "resolved": resolved_by_month.get(key, 0)})
 
     # Open work only, as on the supervision board: the units' open work orders are read from
-    # their inbox index, instead of every running clock of the installation past its time.
-    overdue_clocks = (
-        WorkOrderClock.objects.overdue(now)
-        .filter(open_work(user, filters))
-        .select_related("work_order__case__category", "work_order__unit")
-        # The count of them all rides on the first rows: one query, not a count and a list.
-        .annotate(overdue_total=Window(Count("pk")))
-        .order_by("due_at", "id")
+    # their inbox index, instead of every running clock of the installation past its time. The
+    # overdue clocks are found from those work orders' clocks (unsorted: sorted by due time, the
+    # planner walked every running clock past due in the installation and filtered them) and
+    # ordered here; the first rows are then read with what the list shows.
+    late = WorkOrderClock.objects.overdue(now).filter(open_work(user, filters)).order_by()
+    due = _epoch("due_at") if connection.vendor == "postgresql" else F("due_at")
+    ordered = sorted(late.annotate(due=due).values_list("due", "pk"))
+    first = [pk for _due, pk in ordered[:OVERDUE_LIST_LENGTH]]
+    overdue: list[Any] = list(
+        WorkOrderClock.objects.filter(pk__in=first).select_related("work_order__case__category", "work_order__unit").order_by("due_at", "id")
     )
-    overdue: list[Any] = list(overdue_clocks[:OVERDUE_LIST_LENGTH])
     return Dashboard(
         filters=filters,
         total=total,
@@ -1082,7 +1083,7 @@ def dashboard(user: Any, filters: Filters, *, now: datetime.datetime | None = No
         by_region=by_region,
         confidential_location=confidential_location,
         trend=trend,
-        overdue_count=overdue[0].overdue_total if overdue else 0,
+        overdue_count=len(ordered),
         overdue=overdue,
         supervised=supervised_work(user, filters),
         assessment=assessment(user, filters, now=now),

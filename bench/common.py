@@ -217,11 +217,16 @@ def machine_info() -> dict[str, Any]:
 
 
 def write_result(name: str, database: BenchDatabase | None, payload: dict[str, Any], *, directory: Path = RAW) -> Path:
-    """Write one benchmark's raw numbers as JSON (with the machine and the commit); return the file."""
+    """Write one benchmark's raw numbers as JSON (with the machine and the commit); return the file (never one written before)."""
     directory.mkdir(parents=True, exist_ok=True)
     today = datetime.datetime.now(datetime.UTC).date().isoformat()
     suffix = f"-{database.vendor}-{database.cases}" if database else ""
     path = directory / f"{today}-{name}{suffix}.json"
+    # A second run the same day keeps the first one's numbers (results are a record, not a cache).
+    number = 1
+    while path.exists():
+        number += 1
+        path = directory / f"{today}-{name}{suffix}-{number}.json"
     document = {"benchmark": name, "machine": machine_info(), "database": _describe(database), **payload}
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
     return path

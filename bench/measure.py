@@ -17,6 +17,7 @@ import argparse
 import heapq
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -164,6 +165,15 @@ def explain(sql: str, params: Any) -> str:
     with connection.cursor() as cursor:
         cursor.execute(f"{prefix} {sql}", params)
         return "\n".join(" ".join(str(column) for column in row) for row in cursor.fetchall())
+
+
+#: An id array literal of a gathered scope ('{1,2,…}', tens of thousands of ids) in a plan or its parameters.
+_ID_ARRAY = re.compile(r"\{\d+(?:,\d+){20,}\}")
+
+
+def shortened(text: str) -> str:
+    """``text`` with each long id array written as its size ("{…65,000 ids}"): the raw results keep the plan, not 500 KB of ids."""
+    return _ID_ARRAY.sub(lambda match: f"{{…{match.group(0).count(',') + 1:,} ids}}", text)
 
 
 def timings(values_ms: list[float]) -> dict[str, Any]:

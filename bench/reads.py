@@ -657,7 +657,13 @@ def measure_reads(options: Options) -> dict[str, Any]:
         else:
             continue
         explained += [
-            {"read": result["key"], "ms": round(ms, 2), "sql": sql, "params": repr(params), "plan": measure.explain(sql, params)}
+            {
+                "read": result["key"],
+                "ms": round(ms, 2),
+                "sql": sql,
+                "params": measure.shortened(repr(params)),
+                "plan": measure.shortened(measure.explain(sql, params)),
+            }
             for ms, sql, params in chosen
             if sql.lstrip().upper().startswith(("SELECT", "WITH"))
         ]

@@ -303,8 +303,14 @@ def write_plot(results: list[dict[str, Any]], path: Path) -> Path | None:
 def write_summary(
     results: list[dict[str, Any]], failures: list[dict[str, Any]], *, directory: Path = common.RESULTS, command: str = "make bench", name: str = ""
 ) -> Path:
-    """Write ``<name>.md`` and ``<name>-growth.png`` (when there is growth to plot) into ``directory``; ``name`` defaults to ``<date>-bench``."""
-    name = name or f"{datetime.datetime.now(datetime.UTC).astimezone().date().isoformat()}-bench"
+    """Write ``<name>.md`` and ``<name>-growth.png`` (when there is growth to plot) into ``directory``; ``name`` defaults to ``<date>-bench`` (``-2``, ``-3``… when taken)."""
+    if not name:
+        # A second run the same day keeps the first one's summary: <date>-bench-2, -3…
+        today = datetime.datetime.now(datetime.UTC).astimezone().date().isoformat()
+        name, number = f"{today}-bench", 1
+        while (directory / f"{name}.md").exists():
+            number += 1
+            name = f"{today}-bench-{number}"
     directory.mkdir(parents=True, exist_ok=True)
     plot = write_plot(results, directory / f"{name}-growth.png")
     path = directory / f"{name}.md"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -163,3 +164,12 @@ def test_summary_of_raw_files_written_earlier(smoke_results: Any, tmp_path: Path
     assert "python -m bench.run --summarise" in text
     assert all(path.name in text for path in raw)
     assert "sweep: the bench database unchanged afterwards (row counts, the arranged clocks): yes" in text
+
+
+def test_a_second_run_the_same_day_keeps_the_first_runs_numbers(tmp_path: Path) -> None:
+    first = common.write_result("sweep", None, {"figure": 1}, directory=tmp_path)
+    second = common.write_result("sweep", None, {"figure": 2}, directory=tmp_path)
+    third = common.write_result("sweep", None, {"figure": 3}, directory=tmp_path)
+    assert len({first, second, third}) == 3
+    assert second.name == first.name.replace(".json", "-2.json")
+    assert [json.loads(path.read_text())["figure"] for path in (first, second, third)] == [1, 2, 3]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 
 import pytest
 from django.db import connection
@@ -117,7 +118,17 @@ def test_the_scope_is_gathered_once_per_page(dataset, org, personas) -> None:
         board = selectors.dashboard(supervisor, MARCH, now=NOW)
     sqls = [query["sql"] for query in captured.captured_queries]
     assert sum(" UNION " in sql for sql in sqls) == 1
-    assert sum("::bigint[]" in sql for sql in sqls) >= 10
+    # Every other statement over cases, work orders, clocks, chases or exclusions tests rows against
+    # the gathered ids (the counts, the regions, the two trends, the open work, the overdue clocks,
+    # the chases, the received and sent sides, the exclusions…), never her scope again.
+    tables = ('FROM "cases_case"', 'FROM "cases_workorder"', 'FROM "supervision_', 'FROM "assessment_exclusion"')
+    scoped = [sql for sql in sqls if any(table in sql for table in tables) and " UNION " not in sql]
+    arrays = [sql for sql in scoped if "::bigint[]" in sql]
+    assert len(arrays) >= 8
+    # The others read rows by a short list of ids: her units' open work orders, the first overdue clocks.
+    listed = [sql for sql in scoped if "::bigint[]" not in sql]
+    assert len(listed) == 2
+    assert all(re.search(r'"(id|unit_id)" IN \(\d', sql) for sql in listed)
     # The same figures as the queries that gather the scope each (outside the gathering).
     assert (
         board.total
@@ -149,3 +160,27 @@ def test_a_period_without_work_has_an_empty_table_and_a_zero_total(dataset, pers
     assert table.rows == []
     assert (table.total.received, table.total.overdue, table.total.handling_p90_seconds) == (0, 0, None)
     assert table.total.rates["sign_for"] == selectors.Rate(0, 0)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("street_holiday", [False, True])
+def test_the_overdue_working_days_ride_on_the_counts(dataset, org, personas, street_holiday) -> None:
+    """On PostgreSQL the overdue working days come with the received counts (a running count of working
+    days per calendar chain, as an array): the same days as the grouped query counts, per unit and in
+    total, with one calendar chain or several (a street's own holiday)."""
+    from rightscare.org.calendar_models import CalendarException, DayKind, WorkingCalendar
+
+    if street_holiday:
+        calendar = WorkingCalendar.objects.create(region=org.regions["pingshan_street"])
+        CalendarException.objects.create(calendar=calendar, date=datetime.date(2026, 3, 12), kind=DayKind.HOLIDAY, name="街道休息日")
+    supervisor = personas["supervisor"]
+    with CaptureQueriesContext(connection) as captured:
+        table = selectors.assessment(supervisor, MARCH, now=NOW)
+    assert not [query["sql"] for query in captured.captured_queries if '"due_day"' in query["sql"]]  # no grouped query
+    timed = selectors.work_orders(supervisor, MARCH, now=NOW, ratings=False)
+    expected = selectors.overdue_working_days(timed, now=NOW, region_paths={row.unit.pk: row.unit.region.path for row in table.rows})
+    assert {row.unit.pk: row.overdue_days for row in table.rows if row.overdue_days} == expected
+    street = next(row for row in table.rows if row.unit == org.units["pingshan_street"])
+    # W2: Tue 10; W5: Tue 10 … Mon 16 — less Thu 12 where the street's own calendar rests.
+    assert street.overdue_days == (5 if street_holiday else 6)
+    assert table.total.overdue_days == sum(expected.values())

@@ -47,6 +47,7 @@ from django.db.models import (
     FilteredRelation,
     FloatField,
     Func,
+    IntegerField,
     OuterRef,
     Q,
     QuerySet,
@@ -600,6 +601,7 @@ class _Calendars:
         # A table's units lie in a few dozen regions, its overdue rows are thousands: one chain per region.
         self._by_path: dict[str, tuple[tuple[int, ...], workcalendar.CalendarSpec]] = {}
         self._ordinals: dict[tuple[tuple[int, ...], datetime.date, datetime.date], dict[datetime.date, int]] = {}
+        self._spans: dict[tuple[tuple[int, ...], datetime.date, datetime.date], list[int]] = {}
 
     def chain(self, region_path: str) -> list[WorkingCalendar]:
         ids = [int(part) for part in region_path.strip("/").split("/") if part]
@@ -632,6 +634,64 @@ class _Calendars:
                 day += datetime.timedelta(days=1)
             self._ordinals[(key, *span)] = ordinals
         return ordinals[last] - ordinals[first]
+
+    def running_counts(self, region_path: str, span: tuple[datetime.date, datetime.date]) -> tuple[tuple[int, ...], list[int]]:
+        """The chain's key and its running count of working days for each day of ``span`` (first day first)."""
+        key, spec = self.spec(region_path)
+        counts, count, day = [], 0, span[0]
+        while day <= span[1]:
+            count += spec.is_working_day(day)
+            counts.append(count)
+            day += datetime.timedelta(days=1)
+        return key, counts
+
+    def overdue_days_expression(self, region_paths: dict[int, str], *, span: tuple[datetime.date, datetime.date], now: datetime.datetime) -> Any:
+        """Per work order overdue on resolution, its overdue working days as SQL (PostgreSQL): what ``overdue_working_days`` counts.
+
+        Each calendar chain in use becomes one array, its running count of working days over
+        ``span``, and the days between the due day and the end day are a difference of two of
+        its elements; a work order picks its unit's chain (a ``CASE`` when several are in use).
+        The caller checks that every due and end day lay within ``span`` (``out_of_span``).
+        """
+        zone = local_zone()
+        due = TruncDate("rs__due_at", tzinfo=zone)
+        end = TruncDate(Coalesce("rs__stopped_at", Value(now, output_field=DateTimeField())), tzinfo=zone)
+        chains: dict[tuple[int, ...], tuple[list[int], list[int]]] = {}
+        for unit_id, path in region_paths.items():
+            key, counts = self._span_counts(path, span)
+            chains.setdefault(key, (counts, []))[1].append(unit_id)
+        parts = [(units, _WorkingDaysAfter(due, end, counts=counts, first_day=span[0])) for counts, units in chains.values()]
+        if len(parts) == 1:
+            return parts[0][1]
+        return Case(*(When(unit_id__in=units, then=expression) for units, expression in parts), default=Value(0), output_field=IntegerField())
+
+    def _span_counts(self, region_path: str, span: tuple[datetime.date, datetime.date]) -> tuple[tuple[int, ...], list[int]]:
+        key, _spec = self.spec(region_path)
+        cached = self._spans.get((key, *span))
+        if cached is None:
+            cached = self._spans[(key, *span)] = self.running_counts(region_path, span)[1]
+        return key, cached
+
+
+class _WorkingDaysAfter(Func):
+    """Working days after the day ``due`` up to and including the day ``end``, from a running count per day (PostgreSQL).
+
+    ``counts[i]`` is the number of working days from ``first_day`` to ``first_day + i``; the
+    answer is ``counts[end] − counts[due]``, never below 0 (an end day not after the due day).
+    """
+
+    output_field = IntegerField()
+
+    def __init__(self, due: Any, end: Any, *, counts: list[int], first_day: datetime.date) -> None:
+        super().__init__(due, end)
+        self.counts_literal = "{" + ",".join(map(str, counts)) + "}"
+        self.first_day = first_day
+
+    def as_sql(self, compiler: Any, connection: Any, **extra_context: Any) -> tuple[str, tuple[Any, ...]]:  # type: ignore[override]
+        due_sql, due_params = compiler.compile(self.source_expressions[0])
+        end_sql, end_params = compiler.compile(self.source_expressions[1])
+        sql = f"GREATEST((%s::int[])[({end_sql}) - %s::date + 1] - (%s::int[])[({due_sql}) - %s::date + 1], 0)"
+        return sql, (self.counts_literal, *end_params, self.first_day, self.counts_literal, *due_params, self.first_day)
 
 
 def overdue_working_days(orders: QuerySet[WorkOrder], *, now: datetime.datetime, region_paths: dict[int, str]) -> dict[int, int]:
@@ -739,9 +799,11 @@ class Assessment:
 
 #: The key of the per-unit 90th percentile riding on the received side's counts (PostgreSQL).
 P90 = "handling_p90"
+#: The keys of the overdue working days riding on them (PostgreSQL), and of the rows outside the days they cover.
+OVERDUE_DAYS, OUT_OF_SPAN = "overdue_working_days", "overdue_out_of_span"
 
 
-def _received_counts(orders: QuerySet[WorkOrder]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+def _received_counts(orders: QuerySet[WorkOrder], extra: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """Every received-side count per unit in one query, and on PostgreSQL the total row and the 90th percentiles too.
 
     ``percentile_cont`` takes a ``FILTER`` like any aggregate, so on PostgreSQL each unit's
@@ -755,6 +817,7 @@ def _received_counts(orders: QuerySet[WorkOrder]) -> tuple[list[dict[str, Any]],
     aggregates["handling_seconds"] = Sum("rs__elapsed_working_seconds", filter=HANDLING_TIME)
     if connection.vendor == "postgresql":
         aggregates[P90] = PercentileCont(F("rs__elapsed_working_seconds"), PERCENTILE, filter=HANDLING_TIME)
+    aggregates.update(extra or {})
     grouped = orders.order_by().values("unit_id").annotate(**aggregates)
     if connection.vendor != "postgresql":
         return [dict(row) for row in grouped], None
@@ -861,7 +924,25 @@ def assessment(user: Any, filters: Filters, *, now: datetime.datetime | None = N
     def row_of(unit_id: int) -> Row:
         return rows.setdefault(unit_id, Row(unit=None))
 
-    received_counts, received_total = _received_counts(received)
+    extra: dict[str, Any] = {}
+    if connection.vendor == "postgresql":
+        # The overdue working days ride on the received counts: each unit's calendar chain as a
+        # running count of working days over every day a due or end day can fall on (the period's
+        # first day to a year after today or the period's end); rows outside it, which only a
+        # clock stopped after ``now`` could make, send the table back to the grouped query.
+        zone = local_zone()
+        span = (filters.period.first, max(filters.period.last, now.astimezone(zone).date()) + datetime.timedelta(days=366))
+        units_in_scope: Any = _units_in_scope(user, filters)
+        region_paths = dict(Unit.objects.filter(pk__in=units_in_scope).values_list("pk", "region__path"))
+        overdue = FIGURES["overdue"].condition
+        due_day = TruncDate("rs__due_at", tzinfo=zone)
+        end_day = TruncDate(Coalesce("rs__stopped_at", Value(now, output_field=DateTimeField())), tzinfo=zone)
+        received = received.annotate(rs_due_day=due_day, rs_end_day=end_day)
+        extra = {
+            OVERDUE_DAYS: Sum(_Calendars().overdue_days_expression(region_paths, span=span, now=now), filter=overdue),
+            OUT_OF_SPAN: Count("pk", filter=overdue & (Q(rs_due_day__lt=span[0]) | Q(rs_end_day__gt=span[1]))),
+        }
+    received_counts, received_total = _received_counts(received, extra)
     for counts in received_counts:
         _fill_received(row_of(counts["unit_id"]), counts)
     for counts in _sent_counts(sent):
@@ -879,8 +960,12 @@ def assessment(user: Any, filters: Filters, *, now: datetime.datetime | None = N
     for unit_id, row in rows.items():
         row.unit = units[unit_id]
     # A work order overdue on resolution is one received: its unit has a row already.
-    for unit_id, days in overdue_working_days(timed, now=now, region_paths={pk: unit.region.path for pk, unit in units.items()}).items():
-        rows[unit_id].overdue_days = days
+    if extra and not any(counts[OUT_OF_SPAN] for counts in received_counts):
+        for counts in received_counts:
+            rows[counts["unit_id"]].overdue_days = int(counts[OVERDUE_DAYS] or 0)
+    else:
+        for unit_id, days in overdue_working_days(timed, now=now, region_paths={pk: unit.region.path for pk, unit in units.items()}).items():
+            rows[unit_id].overdue_days = days
 
     total = Row(unit=None)
     if received_total is not None:
@@ -892,7 +977,7 @@ def assessment(user: Any, filters: Filters, *, now: datetime.datetime | None = N
         summed: dict[str, int] = defaultdict(int)
         for counts in received_counts:
             for key, value in counts.items():
-                if key not in ("unit_id", P90):
+                if key not in ("unit_id", P90, OVERDUE_DAYS, OUT_OF_SPAN):
                     summed[key] += value or 0
         _fill_received(total, summed)
         total.handling_p90_seconds = handling_percentiles(timed, None).get(None)

@@ -26,6 +26,9 @@ MARCH = selectors.Filters(period=selectors.Period.month(2026, 3))
 ASSESSMENT_QUERIES = 9 if connection.vendor == "postgresql" else 11
 #: On PostgreSQL two more: her scope's cases and her units' ids, gathered once for all the others (``selectors.one_gathering``).
 GATHERING = 2 if connection.vendor == "postgresql" else 0
+#: The table of her whole scope alone gathers only the ids of her cases: the UNION of the ways she reaches
+#: them and the cases accusing her units (``CaseQuerySet.listed_ids``), and her units' ids.
+GATHERING_IDS = 3 if connection.vendor == "postgresql" else 0
 
 #: The dashboard: the assessment's queries and its own (the counts by status, category, channel and
 #: confidentiality; the categories' names; the top region, its children and the counts by region; two
@@ -77,7 +80,7 @@ def test_assessment_queries_do_not_grow_with_units_and_cases(dataset, org, perso
     _more_units_and_work(org, personas, 6)
     large = _queries(run)
     assert len(run().rows) == 3 + 6
-    assert small == large == ASSESSMENT_QUERIES + GATHERING
+    assert small == large == ASSESSMENT_QUERIES + GATHERING_IDS
 
 
 def test_dashboard_queries_do_not_grow_with_units_and_cases(dataset, org, personas) -> None:
@@ -184,3 +187,23 @@ def test_the_overdue_working_days_ride_on_the_counts(dataset, org, personas, str
     # W2: Tue 10; W5: Tue 10 … Mon 16 — less Thu 12 where the street's own calendar rests.
     assert street.overdue_days == (5 if street_holiday else 6)
     assert table.total.overdue_days == sum(expected.values())
+
+
+@pytest.mark.postgres
+def test_the_whole_scope_table_reads_only_the_ids_of_her_scope(dataset, org, personas) -> None:
+    """The assessment of her whole scope needs nothing of her cases but their ids: one UNION read as it is
+    (``listed_ids``), no case fetched for its times; with a region filter the cases are gathered with them."""
+    supervisor = personas["supervisor"]
+    forget_grants(supervisor)
+    with CaptureQueriesContext(connection) as captured:
+        whole = selectors.assessment(supervisor, MARCH, now=NOW)
+    sqls = [query["sql"] for query in captured.captured_queries]
+    assert sum(" UNION " in sql for sql in sqls) == 1
+    assert not [sql for sql in sqls if "EXTRACT(EPOCH" in sql]
+    street = selectors.Filters(period=MARCH.period, region=org.regions["pingshan_street"])
+    with CaptureQueriesContext(connection) as captured:
+        narrowed = selectors.assessment(supervisor, street, now=NOW)
+    assert sum("EXTRACT(EPOCH" in query["sql"] for query in captured.captured_queries) == 1
+    # Every case of the data set lies in Pingshan Street: the same table either way.
+    assert whole.total.received == narrowed.total.received > 0
+    assert [(row.unit, row.received, row.overdue_days) for row in whole.rows] == [(row.unit, row.received, row.overdue_days) for row in narrowed.rows]

@@ -271,3 +271,14 @@ def test_the_open_work_she_supervises_is_read_the_same_both_ways(generated):
     assert mismatches == {}
     # Supervisors of both kinds exist in the data and see open work: the comparison is not of empty sets.
     assert reached >= 2
+
+
+def test_listed_ids_are_the_ids_of_listed_for(generated):
+    """``listed_ids`` (the UNION read as it is, accusations taken out in Python) names exactly the cases of ``listed_for``."""
+    accusations = 0
+    for user in generated["personas"]:
+        ids = Case.objects.listed_ids(user)
+        assert len(ids) == len(set(ids))
+        assert set(ids) == set(Case.objects.listed_for(user).values_list("pk", flat=True))
+        accusations += sum(1 for case in generated["cases"] if accused(user, case) and ways(user, case))
+    assert accusations  # somewhere a case is reached and accuses her unit: taken out

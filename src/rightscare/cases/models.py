@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import connections, models
 from django.db.models import Exists, OuterRef, Q, lookups
 from django.utils import timezone
 from django.utils.translation import get_language, gettext
@@ -189,6 +189,24 @@ class IdArray:
         return iter(self.ids)
 
 
+def _reach(scope: Any) -> models.QuerySet[Any, Any]:
+    """The ids of the cases her scope reaches, each way read from its own index alone, as one UNION (accusations not yet taken out)."""
+    branches: list[models.QuerySet[Any, Any]] = []
+    # Her region and unit subtrees as ids first (region_id = ANY(ARRAY(…))): given a join to
+    # the regions or units instead, PostgreSQL misjudges a subtree's size and may read every
+    # work order there is (seen at 100,000 cases) or every case.
+    if scope.region_paths:
+        regions = Region.objects.filter(access.path_prefix_q("path", scope.region_paths)).order_by().values("pk")
+        branches.append(Case.objects.filter(OneOf(models.F("region_id"), regions)).order_by().values("pk"))
+    if scope.unit_paths:
+        units = Unit.objects.filter(access.path_prefix_q("path", scope.unit_paths)).order_by().values("pk")
+        branches.append(WorkOrder.objects.filter(OneOf(models.F("unit_id"), units)).order_by().values("case_id"))
+    if scope.unit_ids:
+        branches.append(Case.objects.filter(registering_unit_id__in=scope.unit_ids).order_by().values("pk"))
+    first, *others = branches
+    return first.union(*others) if others else first
+
+
 class CaseQuerySet(models.QuerySet["Case"]):
     def visible_to(self, user: Any) -> CaseQuerySet:
         """Cases the user may open: her area's, those sent to her units, those her units
@@ -227,21 +245,26 @@ class CaseQuerySet(models.QuerySet["Case"]):
         scope = access.case_scope(user)
         if scope.empty:
             return self.none()
-        branches: list[models.QuerySet[Any, Any]] = []
-        # Her region and unit subtrees as ids first (region_id = ANY(ARRAY(…))): given a join to
-        # the regions or units instead, PostgreSQL misjudges a subtree's size and may read every
-        # work order there is (seen at 100,000 cases) or every case.
-        if scope.region_paths:
-            regions = Region.objects.filter(access.path_prefix_q("path", scope.region_paths)).order_by().values("pk")
-            branches.append(Case.objects.filter(OneOf(models.F("region_id"), regions)).order_by().values("pk"))
-        if scope.unit_paths:
-            units = Unit.objects.filter(access.path_prefix_q("path", scope.unit_paths)).order_by().values("pk")
-            branches.append(WorkOrder.objects.filter(OneOf(models.F("unit_id"), units)).order_by().values("case_id"))
-        if scope.unit_ids:
-            branches.append(Case.objects.filter(registering_unit_id__in=scope.unit_ids).order_by().values("pk"))
-        first, *others = branches
-        reach = first.union(*others) if others else first
-        return self.filter(OneOf(models.F("pk"), reach)).exclude(accused_unit_id__in=scope.all_unit_ids)
+        return self.filter(OneOf(models.F("pk"), _reach(scope))).exclude(accused_unit_id__in=scope.all_unit_ids)
+
+    def listed_ids(self, user: Any) -> list[int]:
+        """The ids of ``Case.objects.listed_for(user)``, read without touching the cases she reaches.
+
+        ``listed_for`` fetches each case of the UNION by id to test the accusation (for a city,
+        65,000 index probes: three quarters of its time at a million cases); here the UNION's ids
+        are read as they are and the few cases accusing one of her units, read from their own
+        index, are taken out in Python. For readers that need nothing of the cases but that they
+        are hers (the assessment's whole-scope table). Only on ``Case.objects`` itself.
+        """
+        scope = access.case_scope(user)
+        if scope.empty:
+            return []
+        accusing = set(Case.objects.filter(accused_unit_id__in=scope.all_unit_ids).values_list("pk", flat=True))
+        # The UNION's one column as the branches selected it (case ids; the work orders' case_id).
+        sql, params = _reach(scope).query.sql_with_params()
+        with connections[self.db].cursor() as cursor:
+            cursor.execute(sql, params)
+            return [pk for (pk,) in cursor.fetchall() if pk not in accusing]
 
     def open(self) -> CaseQuerySet:
         return self.exclude(status__in=FINAL_CASE_STATUSES)

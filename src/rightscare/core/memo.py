@@ -47,3 +47,9 @@ def remembered(key: Hashable, read: Callable[[], T]) -> T:
     if key not in memo:
         memo[key] = read()
     return memo[key]
+
+
+def peek(key: Hashable) -> Any:
+    """What ``remembered`` read for ``key`` in the current block, or None (nothing read yet, or no block)."""
+    memo = _memo.get()
+    return None if memo is None else memo.get(key)

@@ -63,6 +63,14 @@ def _more_units_and_work(org, personas, count: int) -> None:
             services.dispatch_case(case=case, by=personas["dispatcher"], dispatching_unit=org.units["pingshan"], lead=unit, time_class="standard")
 
 
+def _statements(supervisor, action):
+    """What ``action`` returns and the SQL of every statement it ran, her grants read afresh."""
+    forget_grants(supervisor)
+    with CaptureQueriesContext(connection) as captured:
+        result = action()
+    return result, [query["sql"] for query in captured.captured_queries]
+
+
 def _queries(action) -> int:
     with CaptureQueriesContext(connection) as captured:
         action()
@@ -116,10 +124,7 @@ def test_pages_take_a_constant_number_of_queries(dataset, org, personas, client)
 def test_the_scope_is_gathered_once_per_page(dataset, org, personas) -> None:
     """On PostgreSQL the dashboard reads her scope once (the only UNION of ``listed_for``) and passes the ids to the rest."""
     supervisor = personas["supervisor"]
-    forget_grants(supervisor)
-    with CaptureQueriesContext(connection) as captured:
-        board = selectors.dashboard(supervisor, MARCH, now=NOW)
-    sqls = [query["sql"] for query in captured.captured_queries]
+    board, sqls = _statements(supervisor, lambda: selectors.dashboard(supervisor, MARCH, now=NOW))
     assert sum(" UNION " in sql for sql in sqls) == 1
     # Every other statement over cases, work orders, clocks, chases or exclusions tests rows against
     # the gathered ids (the counts, the regions, the two trends, the open work, the overdue clocks,
@@ -194,16 +199,12 @@ def test_the_whole_scope_table_reads_only_the_ids_of_her_scope(dataset, org, per
     """The assessment of her whole scope needs nothing of her cases but their ids: one UNION read as it is
     (``listed_ids``), no case fetched for its times; with a region filter the cases are gathered with them."""
     supervisor = personas["supervisor"]
-    forget_grants(supervisor)
-    with CaptureQueriesContext(connection) as captured:
-        whole = selectors.assessment(supervisor, MARCH, now=NOW)
-    sqls = [query["sql"] for query in captured.captured_queries]
+    whole, sqls = _statements(supervisor, lambda: selectors.assessment(supervisor, MARCH, now=NOW))
     assert sum(" UNION " in sql for sql in sqls) == 1
     assert not [sql for sql in sqls if "EXTRACT(EPOCH" in sql]
     street = selectors.Filters(period=MARCH.period, region=org.regions["pingshan_street"])
-    with CaptureQueriesContext(connection) as captured:
-        narrowed = selectors.assessment(supervisor, street, now=NOW)
-    assert sum("EXTRACT(EPOCH" in query["sql"] for query in captured.captured_queries) == 1
+    narrowed, sqls = _statements(supervisor, lambda: selectors.assessment(supervisor, street, now=NOW))
+    assert sum("EXTRACT(EPOCH" in sql for sql in sqls) == 1
     # Every case of the data set lies in Pingshan Street: the same table either way.
     assert whole.total.received == narrowed.total.received > 0
     assert [(row.unit, row.received, row.overdue_days) for row in whole.rows] == [(row.unit, row.received, row.overdue_days) for row in narrowed.rows]

@@ -612,6 +612,12 @@ def handling_percentiles(orders: QuerySet[WorkOrder], group: str | None) -> dict
 # --- overdue working days ---------------------------------------------------------------------
 
 
+def _due_and_end_days(now: datetime.datetime) -> tuple[TruncDate, TruncDate]:
+    """The resolution clock's due day and end day (the day it stopped, today while it runs), in the installation's time zone."""
+    zone = local_zone()
+    return TruncDate("rs__due_at", tzinfo=zone), TruncDate(Coalesce("rs__stopped_at", Value(now, output_field=DateTimeField())), tzinfo=zone)
+
+
 class _Calendars:
     """Working days per region, from every calendar loaded at once (queries: 1 + one per calendar chain in use)."""
 
@@ -673,9 +679,7 @@ class _Calendars:
         its elements; a work order picks its unit's chain (a ``CASE`` when several are in use).
         The caller checks that every due and end day lay within ``span`` (``out_of_span``).
         """
-        zone = local_zone()
-        due = TruncDate("rs__due_at", tzinfo=zone)
-        end = TruncDate(Coalesce("rs__stopped_at", Value(now, output_field=DateTimeField())), tzinfo=zone)
+        due, end = _due_and_end_days(now)
         chains: dict[tuple[int, ...], tuple[list[int], list[int]]] = {}
         for unit_id, path in region_paths.items():
             key, counts = self._span_counts(path, span)
@@ -725,13 +729,10 @@ def overdue_working_days(orders: QuerySet[WorkOrder], *, now: datetime.datetime,
     caller has the units; joining them here let PostgreSQL misjudge the rows and loop over
     every unit for each work order).
     """
-    zone = local_zone()
+    due_day, end_day = _due_and_end_days(now)
     rows = list(
         orders.filter(FIGURES["overdue"].condition)
-        .annotate(
-            due_day=TruncDate("rs__due_at", tzinfo=zone),
-            end_day=TruncDate(Coalesce("rs__stopped_at", Value(now, output_field=DateTimeField())), tzinfo=zone),
-        )
+        .annotate(due_day=due_day, end_day=end_day)
         .order_by()
         .values("unit_id", "due_day", "end_day")
         .annotate(n=Count("pk"))
@@ -955,8 +956,7 @@ def assessment(user: Any, filters: Filters, *, now: datetime.datetime | None = N
         units_in_scope: Any = _units_in_scope(user, filters)
         region_paths = dict(Unit.objects.filter(pk__in=units_in_scope).values_list("pk", "region__path"))
         overdue = FIGURES["overdue"].condition
-        due_day = TruncDate("rs__due_at", tzinfo=zone)
-        end_day = TruncDate(Coalesce("rs__stopped_at", Value(now, output_field=DateTimeField())), tzinfo=zone)
+        due_day, end_day = _due_and_end_days(now)
         received = received.annotate(rs_due_day=due_day, rs_end_day=end_day)
         extra = {
             OVERDUE_DAYS: Sum(_Calendars().overdue_days_expression(region_paths, span=span, now=now), filter=overdue),
